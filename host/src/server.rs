@@ -1,0 +1,52 @@
+//! Running the HTTP server.
+
+use crate::app::App;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+
+/// A running server (for `serve` and for tests that embed it).
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub app: Arc<App>,
+    handle: tokio::task::JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.handle.await;
+    }
+}
+
+/// Binds and serves until `stop`. The backlog is raised above tokio's default 1,024 so
+/// bursts of thousands of connections are not refused.
+pub async fn start(app: Arc<App>) -> Result<Running> {
+    let addr = app.config.listen;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr).with_context(|| format!("binding {addr}"))?;
+    let listener = socket.listen(8192)?;
+    let addr = listener.local_addr()?;
+    let router = crate::api::router(app.clone());
+    let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        app,
+        handle,
+        shutdown,
+    })
+}
