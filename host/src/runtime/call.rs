@@ -182,8 +182,19 @@ fn classify(p: &Prepared, e: wasmtime::Error) -> CallError {
         Some(LimitHit::Tables | LimitHit::Instances) => return limit(Limit::Table, "table elements".into()),
         None => {}
     }
+    // Wasmtime keeps only the innermost frames; a runaway recursion shows as all of them
+    // being one function.
+    let recursing = e.downcast_ref::<wasmtime::WasmBacktrace>().is_some_and(|b| {
+        let frames = b.frames();
+        frames.len() >= 16 && frames.iter().all(|f| f.func_index() == frames[0].func_index())
+    });
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::StackOverflow) => limit(Limit::Stack, "call stack exhausted".into()),
+        // Rust guests keep their stack in linear memory, below the data: runaway recursion
+        // runs off its bottom as an out-of-bounds access.
+        Some(wasmtime::Trap::MemoryOutOfBounds) if recursing => {
+            limit(Limit::Stack, "stack in linear memory exhausted by recursion".into())
+        }
         Some(wasmtime::Trap::Interrupt) => limit(Limit::Cpu, format!("{} ms", limits.cpu_ms)),
         Some(wasmtime::Trap::UnreachableCodeReached) => CallError::Crashed {
             plugin,
@@ -191,11 +202,17 @@ fn classify(p: &Prepared, e: wasmtime::Error) -> CallError {
             function,
             message: "the plugin panicked (wasm `unreachable` executed)".into(),
         },
-        _ => CallError::Crashed {
+        Some(trap) => CallError::Crashed {
             plugin,
             version,
             function,
-            message: format!("{e:#}"),
+            message: format!("trap: {trap}"),
+        },
+        None => CallError::Crashed {
+            plugin,
+            version,
+            function,
+            message: format!("{}", e.root_cause()),
         },
     }
 }

@@ -6,7 +6,10 @@ use plugboard_simulators::{MastodonConfig, MastodonSim};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(version, about = "Protocol simulators of the platforms Plugboard publishes to")]
+#[command(
+    version,
+    about = "Protocol simulators of the platforms Plugboard publishes to"
+)]
 struct Cli {
     #[command(subcommand)]
     platform: Platform,

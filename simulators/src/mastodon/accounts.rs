@@ -22,7 +22,8 @@ pub(crate) async fn verify_credentials(
 ) -> Result<Json<Value>, ApiError> {
     let state = sim.lock();
     let caller = require(&state, &headers, |scope| {
-        matches!(scope, "profile" | "read" | "read:accounts" | "write") || scope.starts_with("write:")
+        matches!(scope, "profile" | "read" | "read:accounts" | "write")
+            || scope.starts_with("write:")
     })?;
     let account = state
         .account(caller.user()?)
@@ -45,9 +46,7 @@ pub(crate) fn render(sim: &Sim, state: &Instance, account: &Account) -> Value {
     let published: Vec<_> = state
         .statuses
         .iter()
-        .filter(|status| {
-            status.account_id == account.id && !status.deleted && status.scheduled_at.is_none()
-        })
+        .filter(|status| status.account_id == account.id && status.published())
         .collect();
     // Mastodon reports the day of the last post, not the moment.
     let last_status_at = published

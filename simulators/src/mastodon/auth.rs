@@ -50,7 +50,9 @@ pub(crate) struct Caller {
 impl Caller {
     /// The account a user token acts for; app tokens get Mastodon's 422.
     pub fn user(&self) -> Result<&str, ApiError> {
-        self.account_id.as_deref().ok_or_else(ApiError::user_required)
+        self.account_id
+            .as_deref()
+            .ok_or_else(ApiError::user_required)
     }
 }
 

@@ -150,9 +150,8 @@ fn payload_too_large() -> Response {
          <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
     )
         .into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     response
 }

@@ -80,9 +80,8 @@ pub(crate) async fn upload(
         .iter()
         .find(|part| part.name == "file" && part.file_name.is_some())
         .ok_or_else(|| ApiError::validation("File can't be blank"))?;
-    let mime = mime_type(file).ok_or_else(|| {
-        ApiError::validation("File content type is invalid, File is invalid")
-    })?;
+    let mime = mime_type(file)
+        .ok_or_else(|| ApiError::validation("File content type is invalid, File is invalid"))?;
     let kind = kind_of(&mime);
     let limit = if kind == MediaKind::Image || mime == "image/gif" {
         sim.config.image_size_limit
@@ -166,8 +165,7 @@ pub(crate) async fn file(
         .get(&id)
         .filter(|media| media.processed() && matches!(style.as_str(), "original" | "small"))
         .ok_or_else(ApiError::not_found)?;
-    let content_type =
-        HeaderValue::from_str(&media.mime).map_err(|_| ApiError::not_found())?;
+    let content_type = HeaderValue::from_str(&media.mime).map_err(|_| ApiError::not_found())?;
     Ok(([(header::CONTENT_TYPE, content_type)], media.data.clone()).into_response())
 }
 
@@ -175,9 +173,8 @@ pub(crate) async fn file(
 /// file is processed, which is how clients tell processing is over.
 pub(crate) fn render(base_url: &str, media: &Media) -> Value {
     let ready = media.processed();
-    let file_url = |style: &str| {
-        ready.then(|| format!("{base_url}/system/media/{}/{style}", media.id))
-    };
+    let file_url =
+        |style: &str| ready.then(|| format!("{base_url}/system/media/{}/{style}", media.id));
     let mut meta = Map::new();
     if let Some((width, height)) = media.dimensions {
         let size = json!({
@@ -260,14 +257,33 @@ fn kind_of(mime: &str) -> MediaKind {
     }
 }
 
-/// Rails' `number_to_human_size`, for the whole mebibyte limits Mastodon uses.
+/// Rails' `number_to_human_size`: binary units named KB, MB…, three
+/// significant digits, insignificant zeros dropped ("16 MB", "1.5 MB").
 fn human_size(bytes: u64) -> String {
-    const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
-        format!("{} MB", bytes / MIB)
-    } else {
-        format!("{bytes} Bytes")
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} Bytes");
     }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text} {}", UNITS[unit])
 }
 
 /// Mastodon's `focus` parameter: `"x,y"`, each within -1..=1.
@@ -281,8 +297,16 @@ fn parse_focus(text: &str) -> Option<(f64, f64)> {
 
 /// Width and height of PNG, GIF and JPEG images, for `meta`.
 fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
-    let be16 = |at: usize| Some(u32::from(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?)));
-    let le16 = |at: usize| Some(u32::from(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?)));
+    let be16 = |at: usize| {
+        Some(u32::from(u16::from_be_bytes(
+            data.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let le16 = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            data.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
     let be32 = |at: usize| Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?));
     match sniff(data)? {
         "image/png" => Some((be32(16)?, be32(20)?)),
@@ -295,7 +319,8 @@ fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
                     return None;
                 }
                 let marker = *data.get(at + 1)?;
-                let is_frame = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+                let is_frame =
+                    matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
                 if is_frame {
                     return Some((be16(at + 7)?, be16(at + 5)?));
                 }
@@ -338,6 +363,8 @@ mod tests {
     fn limits_read_like_rails() {
         assert_eq!(human_size(16 * 1024 * 1024), "16 MB");
         assert_eq!(human_size(103_809_024), "99 MB");
+        assert_eq!(human_size(1536 * 1024), "1.5 MB");
+        assert_eq!(human_size(512), "512 Bytes");
     }
 
     #[test]

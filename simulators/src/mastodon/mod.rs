@@ -13,7 +13,10 @@
 //!   Unknown `client_id`s and unregistered `redirect_uri`s get 400 JSON
 //!   (`invalid_client`, `invalid_redirect_uri`); every other error is a 302 to
 //!   the redirect URI with `error` and `error_description`. With the
-//!   out-of-band URI the code is shown on an HTML page.
+//!   out-of-band URI the code is shown on an HTML page. Requested scopes
+//!   must be a subset of the app's; without `scope`, Doorkeeper's default
+//!   (`read` narrowed to the app's scopes) applies, so an app registered
+//!   without `read` has to name its scopes or gets `invalid_scope`.
 //! - **PKCE is S256 only.** A `code_challenge` needs
 //!   `code_challenge_method=S256` (`plain` or none: `invalid_request`). A code
 //!   issued with a challenge is only redeemed with a `code_verifier` whose

@@ -49,7 +49,10 @@ pub(crate) async fn register_app(
         scopes if scopes.is_empty() => vec![DEFAULT_SCOPE.to_owned()],
         scopes => scopes,
     };
-    if !scopes.iter().all(|scope| KNOWN_SCOPES.contains(&scope.as_str())) {
+    if !scopes
+        .iter()
+        .all(|scope| KNOWN_SCOPES.contains(&scope.as_str()))
+    {
         return Err(ApiError::validation(
             "Scopes doesn't match configured on the server.",
         ));
@@ -76,13 +79,13 @@ fn check_redirect_uri(uri: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     match Url::parse(uri) {
-        Ok(url) if url.fragment().is_some() => {
-            Err(ApiError::validation("Redirect URI cannot contain a fragment."))
-        }
+        Ok(url) if url.fragment().is_some() => Err(ApiError::validation(
+            "Redirect URI cannot contain a fragment.",
+        )),
         Ok(_) => Ok(()),
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            Err(ApiError::validation("Redirect URI must be an absolute URI."))
-        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(ApiError::validation(
+            "Redirect URI must be an absolute URI.",
+        )),
         Err(_) => Err(ApiError::validation("Redirect URI must be a valid URI.")),
     }
 }
@@ -101,7 +104,9 @@ pub(crate) async fn authorize(
         .present("client_id")
         .and_then(|client_id| state.app(client_id))
         .cloned()
-        .ok_or_else(|| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_client", INVALID_CLIENT))?;
+        .ok_or_else(|| {
+            ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_client", INVALID_CLIENT)
+        })?;
     let redirect_uri = params
         .present("redirect_uri")
         .ok_or_else(|| missing_parameter("redirect_uri"))?;
@@ -145,10 +150,7 @@ pub(crate) async fn authorize(
             }
             Some("S256") => {}
             Some(_) => {
-                return Ok(back.error(
-                    "invalid_request",
-                    "The code challenge method must be S256.",
-                ));
+                return Ok(back.error("invalid_request", "The code challenge method must be S256."));
             }
         }
     }
@@ -323,7 +325,9 @@ fn authenticate_client(
                 params.present("client_secret")?.to_owned(),
             ))
         })
-        .ok_or_else(|| ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", INVALID_CLIENT))?;
+        .ok_or_else(|| {
+            ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", INVALID_CLIENT)
+        })?;
     state
         .app(&client_id)
         .filter(|app| app.client_secret == client_secret)
@@ -387,7 +391,7 @@ mod tests {
     #[test]
     fn s256_matches_rfc_7636_example() {
         assert_eq!(
-            s256("dBjftJeZ4CVP-1mB7X4U1hPcSVDUgq4wMz4Y0F5b9nw"),
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

@@ -52,7 +52,8 @@ impl Params {
             match key.strip_suffix("[]") {
                 Some(list) => self.push(list, value.into_owned()),
                 None => {
-                    self.0.insert(key.into_owned(), Param::One(value.into_owned()));
+                    self.0
+                        .insert(key.into_owned(), Param::One(value.into_owned()));
                 }
             }
         }

@@ -56,7 +56,7 @@ pub struct RecordedStatus {
 }
 
 impl RecordedStatus {
-    fn published(&self) -> bool {
+    pub(crate) fn published(&self) -> bool {
         !self.deleted && self.scheduled_at.is_none()
     }
 }
@@ -107,7 +107,13 @@ pub(crate) async fn create(
     }
     let visibility = params.present("visibility").unwrap_or("public").to_owned();
     let scheduled_at = scheduled_at(params.present("scheduled_at"))?;
-    let errors = status_errors(&sim, &text, &spoiler_text, &visibility, !media_ids.is_empty());
+    let errors = status_errors(
+        &sim,
+        &text,
+        &spoiler_text,
+        &visibility,
+        !media_ids.is_empty(),
+    );
     if !errors.is_empty() {
         // Scheduling re-raises a bare RecordInvalid, losing the messages.
         return Err(match scheduled_at {
@@ -307,7 +313,9 @@ pub(crate) async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let state = sim.lock();
     let viewer = optional(&state, &headers, scope_or_parent("read:statuses"))?;
-    let viewer = viewer.as_ref().and_then(|caller| caller.account_id.as_deref());
+    let viewer = viewer
+        .as_ref()
+        .and_then(|caller| caller.account_id.as_deref());
     let status = visible(&state, &id, viewer).ok_or_else(ApiError::not_found)?;
     Ok(Json(render(&sim, &state, status, false)))
 }
@@ -344,10 +352,18 @@ pub(crate) async fn account_statuses(
     let state = sim.lock();
     let viewer = optional(&state, &headers, scope_or_parent("read:statuses"))?;
     let account = state.account(&id).ok_or_else(ApiError::not_found)?;
-    let author = viewer.as_ref().and_then(|caller| caller.account_id.as_deref()) == Some(&account.id);
-    let limit = params
-        .present("limit")
-        .map_or(20, |limit| limit.trim().parse::<i64>().unwrap_or(0).unsigned_abs().min(40));
+    let author = viewer
+        .as_ref()
+        .and_then(|caller| caller.account_id.as_deref())
+        == Some(&account.id);
+    let limit = params.present("limit").map_or(20, |limit| {
+        limit
+            .trim()
+            .parse::<i64>()
+            .unwrap_or(0)
+            .unsigned_abs()
+            .min(40)
+    });
     let bound = |key: &str| params.present(key).map(|id| id.parse::<u64>().unwrap_or(0));
     let (max_id, since_id, min_id) = (bound("max_id"), bound("since_id"), bound("min_id"));
     let mut page: Vec<&RecordedStatus> = state
@@ -371,7 +387,10 @@ pub(crate) async fn account_statuses(
         page.reverse();
         page.truncate(limit);
     }
-    let body: Vec<Value> = page.iter().map(|status| render(&sim, &state, status, false)).collect();
+    let body: Vec<Value> = page
+        .iter()
+        .map(|status| render(&sim, &state, status, false))
+        .collect();
     let mut response = Json(body).into_response();
     if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
         let base = format!("{}/api/v1/accounts/{}/statuses", sim.base_url, account.id);

@@ -42,7 +42,9 @@ fn url_at(text: &str, previous: Option<char>) -> Option<usize> {
     let mut url = &text[..end];
     loop {
         let trimmed = url.trim_end_matches(['.', ',', ';', ':', '!', '?', '\'', '"', '*']);
-        let trimmed = if trimmed.ends_with(')') && trimmed.matches(')').count() > trimmed.matches('(').count() {
+        let trimmed = if trimmed.ends_with(')')
+            && trimmed.matches(')').count() > trimmed.matches('(').count()
+        {
             &trimmed[..trimmed.len() - 1]
         } else {
             trimmed
@@ -69,14 +71,16 @@ fn remote_mention_at(text: &str, previous: Option<char>) -> Option<(usize, usize
         return None;
     }
     let after_at = text.strip_prefix('@')?;
-    let username = run(after_at, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .trim_end_matches(['.', '-']);
+    let username = run(after_at, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+    })
+    .trim_end_matches(['.', '-']);
     if !username.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
     let after_username = after_at[username.len()..].strip_prefix('@')?;
-    let domain = run(after_username, |c| is_word(c) || matches!(c, '.' | '-'))
-        .trim_end_matches(['.', '-']);
+    let domain =
+        run(after_username, |c| is_word(c) || matches!(c, '.' | '-')).trim_end_matches(['.', '-']);
     if domain.chars().count() < 2 {
         return None;
     }
@@ -114,7 +118,7 @@ pub(crate) fn to_html(text: &str) -> String {
     html
 }
 
-pub(crate) fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -151,7 +155,10 @@ mod tests {
 
     #[test]
     fn trailing_punctuation_is_not_part_of_a_url() {
-        assert_eq!(countable_length("go to https://example.com.", 23), 6 + 23 + 1);
+        assert_eq!(
+            countable_length("go to https://example.com.", 23),
+            6 + 23 + 1
+        );
         assert_eq!(countable_length("(https://example.com/x)", 23), 1 + 23 + 1);
         assert_eq!(
             countable_length("https://en.wikipedia.org/wiki/Rust_(language)", 23),
@@ -176,7 +183,10 @@ mod tests {
     #[test]
     fn html_is_escaped_with_paragraphs_and_breaks() {
         assert_eq!(to_html("a < b & 'c'"), "<p>a &lt; b &amp; &#39;c&#39;</p>");
-        assert_eq!(to_html("one\ntwo\n\nthree"), "<p>one<br />two</p><p>three</p>");
+        assert_eq!(
+            to_html("one\ntwo\n\nthree"),
+            "<p>one<br />two</p><p>three</p>"
+        );
         assert_eq!(to_html("  "), "");
     }
 }
