@@ -226,6 +226,11 @@ impl Prepared {
         // The future (and its borrow of the store) is gone once `timeout` returns, so the
         // store can be inspected to tell which limit a trap came from.
         let out = tokio::time::timeout(remaining, call(&mut self.store)).await;
+        let dropped = self.store.data().counters.log_dropped;
+        if dropped > 0 {
+            let info = &self.store.data().info;
+            tracing::warn!(plugin = %info.plugin, version = %info.version, call = %info.call_id, dropped, "plugin log lines over the per-call limit were dropped");
+        }
         match out {
             Err(_) => Err(wall_error(&self.plugin, self.function)),
             Ok(Ok(v)) => Ok(v),
