@@ -13,13 +13,14 @@ pub struct CompletionSink {
     pub inner: Box<dyn DeltaSink>,
 }
 
+/// The next chunk of a body: `None` at the end, `Err` with a description on failure.
+pub type NextChunk<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Vec<u8>>, String>> + Send + 'a>,
+>;
+
 /// Source of body chunks for `BodyStream` (implemented by the host's HTTP capability).
 pub trait BodyChunks: Send + 'static {
-    fn next_chunk(
-        &mut self,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Option<Vec<u8>>, String>> + Send + '_>,
-    >;
+    fn next_chunk(&mut self) -> NextChunk<'_>;
 }
 
 /// Receiver of streamed text deltas (implemented by the host's AI streaming).

@@ -3,7 +3,11 @@
 use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::crypto::{keyfile, signed_url::UrlSigner};
-use crate::runtime::caps::{Services, http::{HttpService, IpPolicy}, media::MediaService};
+use crate::runtime::caps::{
+    Services,
+    http::{HttpService, IpPolicy},
+    media::MediaService,
+};
 use crate::runtime::engine::EngineOptions;
 use crate::runtime::grants::Grants;
 use crate::runtime::limits::Limits;
@@ -98,7 +102,8 @@ impl App {
             .collect();
         files.sort();
         for path in files {
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let manifest = match Manifest::from_component(&bytes) {
                 Ok(m) => m,
                 Err(e) => {
@@ -112,8 +117,12 @@ impl App {
                 .install(&bytes, Some(Grants::requested(&manifest)), InstallMode::Any)
                 .await
             {
-                Ok(r) => tracing::info!(plugin = %r.id, version = %r.version, "installed bundled plugin"),
-                Err(e) => tracing::error!(file = %path.display(), error = %e, "bundled plugin not installed"),
+                Ok(r) => {
+                    tracing::info!(plugin = %r.id, version = %r.version, "installed bundled plugin")
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "bundled plugin not installed")
+                }
             }
         }
         std::fs::write(&marker, b"bundled plugins were installed on first start\n")?;

@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "plugboard", version, about = "Social publishing server with sandboxed WebAssembly plugins")]
+#[command(
+    name = "plugboard",
+    version,
+    about = "Social publishing server with sandboxed WebAssembly plugins"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -89,7 +93,11 @@ pub enum PluginCommand {
 #[derive(Debug, Args)]
 pub struct Target {
     /// Base URL of the running server.
-    #[arg(long, env = "PLUGBOARD_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "PLUGBOARD_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// Operator token (default: read from DATA_DIR/admin-token).
     #[arg(long, env = "PLUGBOARD_ADMIN_TOKEN", hide_env_values = true)]
@@ -128,7 +136,11 @@ fn parse_limit(s: &str) -> Result<(String, u64), String> {
 
 impl GrantArgs {
     fn is_empty(&self) -> bool {
-        !self.grant_requested && self.hosts.is_empty() && self.secrets.is_empty() && self.storage_quota.is_none() && self.limits.is_empty()
+        !self.grant_requested
+            && self.hosts.is_empty()
+            && self.secrets.is_empty()
+            && self.storage_quota.is_none()
+            && self.limits.is_empty()
     }
 
     /// These grants added to `base` (and to what the manifest requests, if asked).
@@ -187,39 +199,81 @@ pub async fn run_plugin_command(cmd: PluginCommand) -> Result<()> {
                     .collect();
                 print(&serde_json::json!({ "plugins": all }))
             } else {
-                print(&Remote::new(&target)?.send(reqwest::Method::GET, "/plugins", None).await?)
+                print(
+                    &Remote::new(&target)?
+                        .send(reqwest::Method::GET, "/plugins", None)
+                        .await?,
+                )
             }
         }
-        PluginCommand::Install { file, grants, target } => change(file, grants, target, InstallMode::Install).await,
-        PluginCommand::Upgrade { file, grants, target } => change(file, grants, target, InstallMode::Upgrade).await,
+        PluginCommand::Install {
+            file,
+            grants,
+            target,
+        } => change(file, grants, target, InstallMode::Install).await,
+        PluginCommand::Upgrade {
+            file,
+            grants,
+            target,
+        } => change(file, grants, target, InstallMode::Upgrade).await,
         PluginCommand::Rollback { id, target } => {
             if target.offline {
-                print(&offline_app(&target).await?.runtime.registry.rollback(&id).await?)
+                print(
+                    &offline_app(&target)
+                        .await?
+                        .runtime
+                        .registry
+                        .rollback(&id)
+                        .await?,
+                )
             } else {
-                print(&Remote::new(&target)?.send(reqwest::Method::POST, &format!("/plugins/{id}/rollback"), None).await?)
+                print(
+                    &Remote::new(&target)?
+                        .send(
+                            reqwest::Method::POST,
+                            &format!("/plugins/{id}/rollback"),
+                            None,
+                        )
+                        .await?,
+                )
             }
         }
         PluginCommand::Remove { id, target } => {
             if target.offline {
-                offline_app(&target).await?.runtime.registry.remove(&id).await?;
+                offline_app(&target)
+                    .await?
+                    .runtime
+                    .registry
+                    .remove(&id)
+                    .await?;
             } else {
-                Remote::new(&target)?.send(reqwest::Method::DELETE, &format!("/plugins/{id}"), None).await?;
+                Remote::new(&target)?
+                    .send(reqwest::Method::DELETE, &format!("/plugins/{id}"), None)
+                    .await?;
             }
             println!("removed {id}");
             Ok(())
         }
         PluginCommand::Grant { id, grants, target } => {
             if grants.is_empty() {
-                bail!("nothing to grant: give --host, --secret, --storage-quota, --limit or --grant-requested");
+                bail!(
+                    "nothing to grant: give --host, --secret, --storage-quota, --limit or --grant-requested"
+                );
             }
             if target.offline {
                 let app = offline_app(&target).await?;
-                let current = app.runtime.registry.get(&id).with_context(|| format!("plugin `{id}` is not installed"))?;
+                let current = app
+                    .runtime
+                    .registry
+                    .get(&id)
+                    .with_context(|| format!("plugin `{id}` is not installed"))?;
                 let merged = grants.merged(current.grants.clone(), Some(&current.manifest))?;
                 print(&app.runtime.registry.grant(&id, merged).await?)
             } else {
                 let remote = Remote::new(&target)?;
-                let current = remote.send(reqwest::Method::GET, &format!("/plugins/{id}"), None).await?;
+                let current = remote
+                    .send(reqwest::Method::GET, &format!("/plugins/{id}"), None)
+                    .await?;
                 let base: Grants = serde_json::from_value(current["plugin"]["grants"].clone())?;
                 let manifest = Manifest {
                     id: id.clone(),
@@ -229,12 +283,24 @@ pub async fn run_plugin_command(cmd: PluginCommand) -> Result<()> {
                     name: None,
                     description: None,
                     hosts: serde_json::from_value(current["plugin"]["requested"]["hosts"].clone())?,
-                    secrets: serde_json::from_value(current["plugin"]["requested"]["secrets"].clone())?,
-                    storage_quota: serde_json::from_value(current["plugin"]["requested"]["storage_quota"].clone())?,
+                    secrets: serde_json::from_value(
+                        current["plugin"]["requested"]["secrets"].clone(),
+                    )?,
+                    storage_quota: serde_json::from_value(
+                        current["plugin"]["requested"]["storage_quota"].clone(),
+                    )?,
                 };
                 let merged = grants.merged(base, Some(&manifest))?;
                 let body = reqwest::Body::from(serde_json::to_vec(&merged)?);
-                print(&remote.send(reqwest::Method::PUT, &format!("/plugins/{id}/grants"), Some(Payload::Json(body))).await?)
+                print(
+                    &remote
+                        .send(
+                            reqwest::Method::PUT,
+                            &format!("/plugins/{id}/grants"),
+                            Some(Payload::Json(body)),
+                        )
+                        .await?,
+                )
             }
         }
     }
@@ -255,7 +321,11 @@ async fn change(file: PathBuf, grants: GrantArgs, target: Target, mode: InstallM
     let remote = Remote::new(&target)?;
     let mut form = reqwest::multipart::Form::new().part(
         "component",
-        reqwest::multipart::Part::bytes(bytes).file_name(file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        reqwest::multipart::Part::bytes(bytes).file_name(
+            file.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
     );
     if let Some(g) = explicit {
         form = form.text("grants", serde_json::to_string(&g)?);
@@ -264,7 +334,11 @@ async fn change(file: PathBuf, grants: GrantArgs, target: Target, mode: InstallM
         InstallMode::Upgrade => (reqwest::Method::PUT, format!("/plugins/{}", manifest.id)),
         _ => (reqwest::Method::POST, "/plugins".to_string()),
     };
-    print(&remote.send(method, &path, Some(Payload::Form(form))).await?)
+    print(
+        &remote
+            .send(method, &path, Some(Payload::Form(form)))
+            .await?,
+    )
 }
 
 async fn offline_app(target: &Target) -> Result<std::sync::Arc<App>> {
@@ -277,7 +351,8 @@ fn inspect(file: &std::path::Path) -> Result<()> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let component = wasmtime::component::Component::new(&engine, &bytes).map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
+    let component = wasmtime::component::Component::new(&engine, &bytes)
+        .map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
     let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
@@ -313,7 +388,9 @@ impl Remote {
             None => {
                 let path = target.data_dir.join("admin-token");
                 std::fs::read_to_string(&path)
-                    .with_context(|| format!("no --token given and {} is not readable", path.display()))?
+                    .with_context(|| {
+                        format!("no --token given and {} is not readable", path.display())
+                    })?
                     .trim()
                     .to_string()
             }
@@ -325,8 +402,16 @@ impl Remote {
         })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, payload: Option<Payload>) -> Result<serde_json::Value> {
-        let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        payload: Option<Payload>,
+    ) -> Result<serde_json::Value> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         req = match payload {
             None => req,
             Some(Payload::Json(b)) => req.header("content-type", "application/json").body(b),

@@ -29,7 +29,11 @@ pub struct Config {
     pub admin_token: Option<String>,
 
     /// Folder of first-party plugin components installed on first start.
-    #[arg(long, env = "PLUGBOARD_BUNDLED_PLUGINS", default_value = "plugins/target/wasm32-wasip2/release")]
+    #[arg(
+        long,
+        env = "PLUGBOARD_BUNDLED_PLUGINS",
+        default_value = "plugins/target/wasm32-wasip2/release"
+    )]
     pub bundled_plugins: PathBuf,
 
     /// Internal address ranges plugins may reach anyway (comma-separated CIDRs, e.g.
@@ -58,9 +62,9 @@ pub struct Config {
 
 impl Config {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("plugboard.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("plugboard.db").display()))
     }
 
     pub fn public_url(&self) -> String {

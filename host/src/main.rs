@@ -6,7 +6,9 @@ use std::process::ExitCode;
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -34,7 +36,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::open(config).await?;
             app.install_bundled().await?;
             let _watcher = match watch {
-                Some(dir) => Some(plugboard::runtime::watch::watch(app.runtime.registry.clone(), dir).await?),
+                Some(dir) => {
+                    Some(plugboard::runtime::watch::watch(app.runtime.registry.clone(), dir).await?)
+                }
                 None => None,
             };
             let running = plugboard::server::start(app).await?;

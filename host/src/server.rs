@@ -29,7 +29,9 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.bind(addr).with_context(|| format!("binding {addr}"))?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
     let listener = socket.listen(8192)?;
     let addr = listener.local_addr()?;
     let router = crate::api::router(app.clone());
@@ -38,7 +40,10 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
         let stop = async move {
             let _ = rx.wait_for(|v| *v).await;
         };
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });

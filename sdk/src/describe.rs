@@ -120,7 +120,14 @@ pub fn check(info: &PlatformInfo, post: &Post) -> Vec<Problem> {
     }
     for (i, item) in post.thread.iter().enumerate() {
         let prefix = format!("thread[{i}].");
-        check_item(info, kind, &prefix, &item.text, item.media.len(), &mut problems);
+        check_item(
+            info,
+            kind,
+            &prefix,
+            &item.text,
+            item.media.len(),
+            &mut problems,
+        );
     }
     problems
 }
@@ -221,8 +228,17 @@ mod tests {
     #[test]
     fn graphemes_and_bytes_differ() {
         let family = "👨‍👩‍👧";
-        assert_eq!(text_length(family, &rules(TextCounting::Graphemes, None)), 1);
-        assert_eq!(text_length(family, &rules(TextCounting::Utf8Bytes, None)), 18);
-        assert_eq!(text_length(family, &rules(TextCounting::UnicodeScalars, None)), 5);
+        assert_eq!(
+            text_length(family, &rules(TextCounting::Graphemes, None)),
+            1
+        );
+        assert_eq!(
+            text_length(family, &rules(TextCounting::Utf8Bytes, None)),
+            18
+        );
+        assert_eq!(
+            text_length(family, &rules(TextCounting::UnicodeScalars, None)),
+            5
+        );
     }
 }

@@ -88,7 +88,10 @@ impl RequestBuilder {
     }
     /// An `application/x-www-form-urlencoded` body.
     pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, params: &[(K, V)]) -> Self {
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
         match serde_urlencoded::to_string(pairs) {
             Ok(body) => {
                 self.body = raw::Body::Bytes(body.into_bytes());
@@ -134,7 +137,11 @@ impl RequestBuilder {
         }
         let mut url = self.url;
         if !self.query.is_empty() {
-            let pairs: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = self
+                .query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let encoded = serde_urlencoded::to_string(pairs)
                 .map_err(|e| PluginError::Permanent(format!("cannot encode query: {e}")))?;
             url.push(if url.contains('?') { '&' } else { '?' });
@@ -161,11 +168,16 @@ impl RequestBuilder {
         })
     }
 
-    /// Sends the request and returns the status, headers and a body stream.
-    pub fn open(self) -> Result<(u16, Vec<(String, String)>, BodyStream), PluginError> {
+    /// Sends the request and returns the status and headers at once, the body as a
+    /// stream to read chunk by chunk (server-sent events, long downloads).
+    pub fn open(self) -> Result<StreamingResponse, PluginError> {
         let req = self.build()?;
-        let (head, stream) = raw::open(&req).map_err(http_error)?;
-        Ok((head.status, head.headers, stream))
+        let (head, body) = raw::open(&req).map_err(http_error)?;
+        Ok(StreamingResponse {
+            status: head.status,
+            headers: head.headers,
+            body,
+        })
     }
 }
 
@@ -181,6 +193,13 @@ pub fn http_error(e: HttpError) -> PluginError {
         }
         HttpError::Connection(msg) => PluginError::Transient(msg),
     }
+}
+
+/// A response whose body is read incrementally.
+pub struct StreamingResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: BodyStream,
 }
 
 /// A complete response.

@@ -42,16 +42,14 @@ pub use traits::{AiProvider, Platform};
 /// The contract version this SDK builds against; recorded in every plugin's manifest.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
-pub use wit::platform::plugboard::plugin::types::{
-    MediaRef, PluginError, Problem, RateLimit,
-};
 pub use wit::platform::exports::plugboard::plugin::publisher::{
-    AccountProfile, AuthKind, Authorization, AuthorizeRequest, CodeExchange, Comment,
-    CommentPage, Connection, Credentials, Feature, MediaConstraint, MediaRules, Metric,
-    Oauth2Info, PendingPost, PlatformInfo, Post, PostKind, PublishOutcome, PublishedPost,
-    RateLimitRule, RateScope, ReconcileOutcome, StatusChange, TextCounting, TextRules,
-    ThreadItem, WebhookEvent, WebhookReply, WebhookRequest,
+    AccountProfile, AuthKind, Authorization, AuthorizeRequest, CodeExchange, Comment, CommentPage,
+    Connection, Credentials, Feature, MediaConstraint, MediaRules, Metric, Oauth2Info, PendingPost,
+    PlatformInfo, Post, PostKind, PublishOutcome, PublishedPost, RateLimitRule, RateScope,
+    ReconcileOutcome, StatusChange, TextCounting, TextRules, ThreadItem, WebhookEvent,
+    WebhookReply, WebhookRequest,
 };
+pub use wit::platform::plugboard::plugin::types::{MediaRef, PluginError, Problem, RateLimit};
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {

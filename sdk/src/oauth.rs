@@ -169,15 +169,27 @@ mod tests {
             token_secret: Some("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"),
         };
         let oauth = vec![
-            ("oauth_consumer_key".to_string(), "xvz1evFS4wEEPTGEFPHBog".to_string()),
-            ("oauth_nonce".into(), "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg".into()),
+            (
+                "oauth_consumer_key".to_string(),
+                "xvz1evFS4wEEPTGEFPHBog".to_string(),
+            ),
+            (
+                "oauth_nonce".into(),
+                "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg".into(),
+            ),
             ("oauth_signature_method".into(), "HMAC-SHA1".into()),
             ("oauth_timestamp".into(), "1318622958".into()),
-            ("oauth_token".into(), "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb".into()),
+            (
+                "oauth_token".into(),
+                "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb".into(),
+            ),
             ("oauth_version".into(), "1.0".into()),
         ];
         let params = vec![
-            ("status".to_string(), "Hello Ladies + Gentlemen, a signed OAuth request!".to_string()),
+            (
+                "status".to_string(),
+                "Hello Ladies + Gentlemen, a signed OAuth request!".to_string(),
+            ),
             ("include_entities".into(), "true".into()),
         ];
         let sig = signer.signature(

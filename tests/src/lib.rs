@@ -8,7 +8,10 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 fn cargo() -> String {
@@ -100,7 +103,9 @@ pub fn test_config(dir: &Path) -> Config {
 /// An app on a fresh data folder (kept alive by the returned guard).
 pub async fn test_app() -> (Arc<App>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = App::open(test_config(dir.path())).await.expect("opening the app");
+    let app = App::open(test_config(dir.path()))
+        .await
+        .expect("opening the app");
     (app, dir)
 }
 
@@ -155,16 +160,23 @@ pub async fn spawn_server(data_dir: &Path, extra: &[&str]) -> ServerProcess {
 pub async fn local_http() -> std::net::SocketAddr {
     use axum::routing::get;
     let app = axum::Router::new()
-        .route("/big/{n}", get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { vec![b'x'; n] }))
+        .route(
+            "/big/{n}",
+            get(|axum::extract::Path(n): axum::extract::Path<usize>| async move { vec![b'x'; n] }),
+        )
         .route(
             "/slow/{ms}",
-            get(|axum::extract::Path(ms): axum::extract::Path<u64>| async move {
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                "slow"
-            }),
+            get(
+                |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    "slow"
+                },
+            ),
         )
         .fallback(|| async { "hello" });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -25,7 +25,10 @@ fn post(text: &str) -> Post {
 }
 
 async fn variant(app: &App, text: &str) -> anyhow::Result<String> {
-    let call = app.runtime.platform("hostile", "publish", CallContext::default()).await?;
+    let call = app
+        .runtime
+        .platform("hostile", "publish", CallContext::default())
+        .await?;
     match call.publish(post(text)).await? {
         Ok(PublishOutcome::Published(p)) => Ok(p.remote_id),
         other => anyhow::bail!("unexpected outcome {other:?}"),
@@ -42,7 +45,11 @@ fn grants() -> Grants {
 /// Version 0.2.0 of the hostile fixture, answering `variant-B`.
 fn v2() -> Vec<u8> {
     let bytes = patch(&fixture("hostile"), "variant-A", "variant-B");
-    patch(&bytes, "\"hostile\"\nversion = \"0.1.0\"", "\"hostile\"\nversion = \"0.2.0\"")
+    patch(
+        &bytes,
+        "\"hostile\"\nversion = \"0.1.0\"",
+        "\"hostile\"\nversion = \"0.2.0\"",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +67,8 @@ async fn upgrade_and_rollback_under_load_fail_no_call() {
     let seen_b = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..8 {
-        let (app, stop, failures, seen_b) = (app.clone(), stop.clone(), failures.clone(), seen_b.clone());
+        let (app, stop, failures, seen_b) =
+            (app.clone(), stop.clone(), failures.clone(), seen_b.clone());
         workers.push(tokio::spawn(async move {
             let mut calls = 0usize;
             while !stop.load(Ordering::Relaxed) {
@@ -88,10 +96,22 @@ async fn upgrade_and_rollback_under_load_fail_no_call() {
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let up = app.runtime.registry.install(&v2(), None, InstallMode::Upgrade).await.unwrap();
-    assert_eq!((up.version.as_str(), up.previous_version.as_deref()), ("0.2.0", Some("0.1.0")));
+    let up = app
+        .runtime
+        .registry
+        .install(&v2(), None, InstallMode::Upgrade)
+        .await
+        .unwrap();
+    assert_eq!(
+        (up.version.as_str(), up.previous_version.as_deref()),
+        ("0.2.0", Some("0.1.0"))
+    );
     assert_eq!(variant(&app, "ok").await.unwrap(), "variant-B");
-    assert_eq!(in_flight.await.unwrap().unwrap(), "variant-A", "the in-flight call must finish on its version");
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        "variant-A",
+        "the in-flight call must finish on its version"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let back = app.runtime.registry.rollback("hostile").await.unwrap();
@@ -99,7 +119,10 @@ async fn upgrade_and_rollback_under_load_fail_no_call() {
     assert_eq!(variant(&app, "ok").await.unwrap(), "variant-A");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let again = app.runtime.registry.rollback("hostile").await.unwrap();
-    assert_eq!(again.version, "0.2.0", "rolling back twice returns to the newer version");
+    assert_eq!(
+        again.version, "0.2.0",
+        "rolling back twice returns to the newer version"
+    );
 
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
@@ -107,7 +130,11 @@ async fn upgrade_and_rollback_under_load_fail_no_call() {
         total += w.await.unwrap();
     }
     assert!(total > 100, "only {total} calls ran");
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "calls failed during upgrade/rollback");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "calls failed during upgrade/rollback"
+    );
     assert!(seen_b.load(Ordering::Relaxed) > 0);
 
     // A restart comes back with the same active version and grants.
@@ -124,13 +151,17 @@ async fn installs_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(test_config(dir.path())).await.unwrap();
     let reg = &app.runtime.registry;
-    reg.install(&fixture("hostile"), None, InstallMode::Install).await.unwrap();
+    reg.install(&fixture("hostile"), None, InstallMode::Install)
+        .await
+        .unwrap();
     assert!(matches!(
-        reg.install(&fixture("hostile"), None, InstallMode::Install).await,
+        reg.install(&fixture("hostile"), None, InstallMode::Install)
+            .await,
         Err(RegistryError::AlreadyInstalled { .. })
     ));
     assert!(matches!(
-        reg.install(&fixture("peer"), None, InstallMode::Upgrade).await,
+        reg.install(&fixture("peer"), None, InstallMode::Upgrade)
+            .await,
         Err(RegistryError::NotInstalled(_))
     ));
     // Same version, different content: refused, the active build stays.
@@ -139,15 +170,29 @@ async fn installs_are_checked() {
         reg.install(&changed, None, InstallMode::Upgrade).await,
         Err(RegistryError::VersionConflict { .. })
     ));
-    assert!(matches!(reg.rollback("hostile").await, Err(RegistryError::NothingToRollBack(_))));
     assert!(matches!(
-        reg.install(b"not wasm at all", None, InstallMode::Install).await,
+        reg.rollback("hostile").await,
+        Err(RegistryError::NothingToRollBack(_))
+    ));
+    assert!(matches!(
+        reg.install(b"not wasm at all", None, InstallMode::Install)
+            .await,
         Err(RegistryError::Manifest(_))
     ));
     // Nothing was granted: the report says what the manifest asked for.
     let report = reg.grant("hostile", Grants::default()).await.unwrap();
-    assert!(report.not_granted.iter().any(|g| g == "host http://127.0.0.1:*"), "{:?}", report.not_granted);
+    assert!(
+        report
+            .not_granted
+            .iter()
+            .any(|g| g == "host http://127.0.0.1:*"),
+        "{:?}",
+        report.not_granted
+    );
     reg.remove("hostile").await.unwrap();
     assert!(reg.get("hostile").is_none());
-    assert!(matches!(reg.remove("hostile").await, Err(RegistryError::NotInstalled(_))));
+    assert!(matches!(
+        reg.remove("hostile").await,
+        Err(RegistryError::NotInstalled(_))
+    ));
 }

@@ -27,7 +27,11 @@ fn post(text: &str) -> Post {
     }
 }
 
-async fn publish(app: &App, plugin: &str, text: &str) -> Result<Result<PublishOutcome, PluginError>, CallError> {
+async fn publish(
+    app: &App,
+    plugin: &str,
+    text: &str,
+) -> Result<Result<PublishOutcome, PluginError>, CallError> {
     publish_with(app, plugin, text, CallContext::default()).await
 }
 
@@ -37,7 +41,11 @@ async fn publish_with(
     text: &str,
     ctx: CallContext,
 ) -> Result<Result<PublishOutcome, PluginError>, CallError> {
-    app.runtime.platform(plugin, "publish", ctx).await?.publish(post(text)).await
+    app.runtime
+        .platform(plugin, "publish", ctx)
+        .await?
+        .publish(post(text))
+        .await
 }
 
 fn remote_id(out: Result<Result<PublishOutcome, PluginError>, CallError>) -> String {
@@ -56,7 +64,11 @@ fn plugin_error(out: Result<Result<PublishOutcome, PluginError>, CallError>) -> 
 
 fn all_requested() -> Grants {
     Grants {
-        hosts: vec!["http://127.0.0.1:*".into(), "http://169.254.169.254".into(), "http://localhost:*".into()],
+        hosts: vec![
+            "http://127.0.0.1:*".into(),
+            "http://169.254.169.254".into(),
+            "http://localhost:*".into(),
+        ],
         secrets: vec!["declared_secret".into()],
         storage_quota: 4096,
         limits: LimitOverrides {
@@ -101,7 +113,10 @@ async fn infinite_loop_hits_the_cpu_limit() {
     let err = contained(&app, "loop").await;
     assert_eq!(err.limit(), Some(Limit::Cpu), "{err}");
     let text = err.to_string();
-    assert!(text.contains("`hostile` 0.1.0") && text.contains("CPU time"), "{text}");
+    assert!(
+        text.contains("`hostile` 0.1.0") && text.contains("CPU time"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,16 +149,24 @@ async fn wall_clock_limit_covers_time_waiting_in_host_calls() {
     let (app, _dir) = hostile_app(grants).await;
     let addr = local_http().await;
     let start = Instant::now();
-    let err = publish(&app, "hostile", &format!("get http://{addr}/slow/5000")).await.unwrap_err();
+    let err = publish(&app, "hostile", &format!("get http://{addr}/slow/5000"))
+        .await
+        .unwrap_err();
     assert_eq!(err.limit(), Some(Limit::WallClock), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(3), "the timeout did not stop the call");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the timeout did not stop the call"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undeclared_host_is_refused_with_guidance() {
     let (app, _dir) = hostile_app(all_requested()).await;
     let err = plugin_error(publish(&app, "hostile", "get https://not-declared.example/").await);
-    assert!(err.contains("plugin `hostile` 0.1.0") && err.contains("manifest does not declare"), "{err}");
+    assert!(
+        err.contains("plugin `hostile` 0.1.0") && err.contains("manifest does not declare"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +177,11 @@ async fn loopback_without_a_grant_is_refused_with_the_grant_command() {
     let addr = local_http().await;
     let err = plugin_error(publish(&app, "hostile", &format!("get http://{addr}/")).await);
     assert!(
-        err.contains("has not granted") && err.contains(&format!("plugboard plugin grant hostile --host http://127.0.0.1:{}", addr.port())),
+        err.contains("has not granted")
+            && err.contains(&format!(
+                "plugboard plugin grant hostile --host http://127.0.0.1:{}",
+                addr.port()
+            )),
         "{err}"
     );
 }
@@ -162,7 +189,14 @@ async fn loopback_without_a_grant_is_refused_with_the_grant_command() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_address_is_refused_even_when_the_host_is_granted() {
     let (app, _dir) = hostile_app(all_requested()).await;
-    let err = plugin_error(publish(&app, "hostile", "get http://169.254.169.254/latest/meta-data/").await);
+    let err = plugin_error(
+        publish(
+            &app,
+            "hostile",
+            "get http://169.254.169.254/latest/meta-data/",
+        )
+        .await,
+    );
     assert!(err.contains("internal address 169.254.169.254"), "{err}");
 }
 
@@ -176,11 +210,18 @@ async fn private_addresses_need_an_operator_range() {
     let app = App::open(config).await.unwrap();
     app.runtime
         .registry
-        .install(&fixture("hostile"), Some(all_requested()), InstallMode::Install)
+        .install(
+            &fixture("hostile"),
+            Some(all_requested()),
+            InstallMode::Install,
+        )
         .await
         .unwrap();
     let addr = local_http().await;
-    for url in [format!("http://127.0.0.1:{}/", addr.port()), format!("http://localhost:{}/", addr.port())] {
+    for url in [
+        format!("http://127.0.0.1:{}/", addr.port()),
+        format!("http://localhost:{}/", addr.port()),
+    ] {
         let err = plugin_error(publish(&app, "hostile", &format!("get {url}")).await);
         assert!(err.contains("internal address"), "{url}: {err}");
     }
@@ -192,8 +233,12 @@ async fn oversized_response_is_cut_off() {
     grants.limits.http_response_bytes = Some(1 << 20);
     let (app, _dir) = hostile_app(grants).await;
     let addr = local_http().await;
-    assert_eq!(remote_id(publish(&app, "hostile", &format!("get http://{addr}/big/1000")).await), "status 200 bytes 1000");
-    let err = plugin_error(publish(&app, "hostile", &format!("get http://{addr}/big/3000000")).await);
+    assert_eq!(
+        remote_id(publish(&app, "hostile", &format!("get http://{addr}/big/1000")).await),
+        "status 200 bytes 1000"
+    );
+    let err =
+        plugin_error(publish(&app, "hostile", &format!("get http://{addr}/big/3000000")).await);
     assert!(err.contains("exceeded 1048576 bytes"), "{err}");
 }
 
@@ -208,7 +253,10 @@ async fn log_flood_is_rate_limited_and_the_call_finishes() {
     })
     .await;
     let start = Instant::now();
-    assert_eq!(remote_id(publish(&app, "hostile", "log-flood").await), "flooded");
+    assert_eq!(
+        remote_id(publish(&app, "hostile", "log-flood").await),
+        "flooded"
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
@@ -231,7 +279,10 @@ async fn wrong_contract_version_is_refused_before_compiling() {
         .unwrap_err();
     assert!(matches!(err, RegistryError::Manifest(_)), "{err}");
     let text = err.to_string();
-    assert!(text.contains("contract 9.0.0") && text.contains("0.1.0"), "{text}");
+    assert!(
+        text.contains("contract 9.0.0") && text.contains("0.1.0"),
+        "{text}"
+    );
     assert!(app.runtime.registry.get("wrong-contract").is_none());
 }
 
@@ -241,15 +292,28 @@ async fn secrets_are_the_granted_intersection() {
     grants.secrets.clear();
     let (app, _dir) = hostile_app(grants).await;
     let ctx = || CallContext {
-        app_secrets: HashMap::from([("declared_secret".into(), "s3cret".into()), ("undeclared".into(), "x".into())]),
+        app_secrets: HashMap::from([
+            ("declared_secret".into(), "s3cret".into()),
+            ("undeclared".into(), "x".into()),
+        ]),
         ..Default::default()
     };
     let err = plugin_error(publish_with(&app, "hostile", "secret undeclared", ctx()).await);
     assert!(err.contains("manifest does not declare it"), "{err}");
     let err = plugin_error(publish_with(&app, "hostile", "secret declared_secret", ctx()).await);
-    assert!(err.contains("plugboard plugin grant hostile --secret declared_secret"), "{err}");
-    app.runtime.registry.grant("hostile", all_requested()).await.unwrap();
-    assert_eq!(remote_id(publish_with(&app, "hostile", "secret declared_secret", ctx()).await), "secret 6 bytes");
+    assert!(
+        err.contains("plugboard plugin grant hostile --secret declared_secret"),
+        "{err}"
+    );
+    app.runtime
+        .registry
+        .grant("hostile", all_requested())
+        .await
+        .unwrap();
+    assert_eq!(
+        remote_id(publish_with(&app, "hostile", "secret declared_secret", ctx()).await),
+        "secret 6 bytes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,11 +321,24 @@ async fn storage_is_private_quota_bound_and_atomic() {
     let (app, _dir) = hostile_app(all_requested()).await;
     app.runtime
         .registry
-        .install(&fixture("peer"), Some(Grants { storage_quota: 1024, ..Default::default() }), InstallMode::Install)
+        .install(
+            &fixture("peer"),
+            Some(Grants {
+                storage_quota: 1024,
+                ..Default::default()
+            }),
+            InstallMode::Install,
+        )
         .await
         .unwrap();
-    assert_eq!(remote_id(publish(&app, "hostile", "store shared=from-hostile").await), "stored");
-    assert_eq!(remote_id(publish(&app, "hostile", "read shared").await), "from-hostile");
+    assert_eq!(
+        remote_id(publish(&app, "hostile", "store shared=from-hostile").await),
+        "stored"
+    );
+    assert_eq!(
+        remote_id(publish(&app, "hostile", "read shared").await),
+        "from-hostile"
+    );
     assert_eq!(remote_id(publish(&app, "peer", "shared").await), "<absent>");
 
     let err = plugin_error(publish(&app, "hostile", "fill 5000").await);
@@ -270,7 +347,9 @@ async fn storage_is_private_quota_bound_and_atomic() {
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let app = app.clone();
-        tasks.push(tokio::spawn(async move { publish(&app, "hostile", "count hits").await }));
+        tasks.push(tokio::spawn(async move {
+            publish(&app, "hostile", "count hits").await
+        }));
     }
     for t in tasks {
         remote_id(t.await.unwrap());

@@ -5,7 +5,9 @@
 use plugboard::app::App;
 use plugboard::runtime::state::{AccountContext, CallContext};
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{Post, PublishOutcome};
-use plugboard_e2e::{fixture, fixtures_dir, patch, plugins_dir, server_binary, spawn_server, test_config};
+use plugboard_e2e::{
+    fixture, fixtures_dir, patch, plugins_dir, server_binary, spawn_server, test_config,
+};
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -32,12 +34,30 @@ async fn serves_with_bundled_plugins_and_operates_plugins_through_the_cli() {
     let server = spawn_server(dir.path(), &["--bundled-plugins", &bundled]).await;
     let client = reqwest::Client::new();
 
-    let ready: Value = client.get(format!("{}/readyz", server.base)).send().await.unwrap().json().await.unwrap();
+    let ready: Value = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["database"], true);
-    assert!(ready["plugins"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().starts_with("mastodon ")), "{ready}");
+    assert!(
+        ready["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("mastodon ")),
+        "{ready}"
+    );
 
     // The admin API refuses without the operator token, as problem+json.
-    let resp = client.get(format!("{}/api/v1/admin/plugins", server.base)).send().await.unwrap();
+    let resp = client
+        .get(format!("{}/api/v1/admin/plugins", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
@@ -46,45 +66,144 @@ async fn serves_with_bundled_plugins_and_operates_plugins_through_the_cli() {
     let (ok, info, out) = cli(dir.path(), &["plugin", "inspect", poster.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert_eq!(info["manifest"]["id"], "nosdk-poster");
-    assert!(info["exports"].as_array().unwrap().iter().any(|e| e == "plugboard:plugin/publisher@0.1.0"), "{info}");
-    assert!(info["imports"].as_array().unwrap().iter().any(|e| e == "plugboard:plugin/http@0.1.0"), "{info}");
+    assert!(
+        info["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "plugboard:plugin/publisher@0.1.0"),
+        "{info}"
+    );
+    assert!(
+        info["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "plugboard:plugin/http@0.1.0"),
+        "{info}"
+    );
 
     let server_arg = ["--server", server.base.as_str()];
     let hostile = fixtures_dir().join("hostile.wasm");
-    let (ok, report, out) = cli(dir.path(), &[&["plugin", "install", hostile.to_str().unwrap(), "--host", "http://127.0.0.1:*"][..], &server_arg].concat());
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[
+            &[
+                "plugin",
+                "install",
+                hostile.to_str().unwrap(),
+                "--host",
+                "http://127.0.0.1:*",
+            ][..],
+            &server_arg,
+        ]
+        .concat(),
+    );
     assert!(ok, "{out}");
     assert_eq!(report["version"], "0.1.0");
-    assert!(report["not_granted"].as_array().unwrap().iter().any(|g| g == "secret declared_secret"), "{report}");
+    assert!(
+        report["not_granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "secret declared_secret"),
+        "{report}"
+    );
 
     // Upgrade to a second build, roll back, grant more.
-    let v2 = patch(&patch(&fixture("hostile"), "variant-A", "variant-B"), "\"hostile\"\nversion = \"0.1.0\"", "\"hostile\"\nversion = \"0.2.0\"");
+    let v2 = patch(
+        &patch(&fixture("hostile"), "variant-A", "variant-B"),
+        "\"hostile\"\nversion = \"0.1.0\"",
+        "\"hostile\"\nversion = \"0.2.0\"",
+    );
     let v2_path = dir.path().join("hostile-0.2.0.wasm");
     std::fs::write(&v2_path, v2).unwrap();
-    let (ok, report, out) = cli(dir.path(), &[&["plugin", "upgrade", v2_path.to_str().unwrap()][..], &server_arg].concat());
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[
+            &["plugin", "upgrade", v2_path.to_str().unwrap()][..],
+            &server_arg,
+        ]
+        .concat(),
+    );
     assert!(ok, "{out}");
-    assert_eq!((report["version"].as_str(), report["previous_version"].as_str()), (Some("0.2.0"), Some("0.1.0")));
-    let (ok, report, out) = cli(dir.path(), &[&["plugin", "rollback", "hostile"][..], &server_arg].concat());
+    assert_eq!(
+        (
+            report["version"].as_str(),
+            report["previous_version"].as_str()
+        ),
+        (Some("0.2.0"), Some("0.1.0"))
+    );
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[&["plugin", "rollback", "hostile"][..], &server_arg].concat(),
+    );
     assert!(ok, "{out}");
     assert_eq!(report["version"], "0.1.0");
-    let (ok, report, out) = cli(dir.path(), &[&["plugin", "grant", "hostile", "--secret", "declared_secret", "--limit", "cpu-ms=500"][..], &server_arg].concat());
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[
+            &[
+                "plugin",
+                "grant",
+                "hostile",
+                "--secret",
+                "declared_secret",
+                "--limit",
+                "cpu-ms=500",
+            ][..],
+            &server_arg,
+        ]
+        .concat(),
+    );
     assert!(ok, "{out}");
-    assert!(!report["not_granted"].as_array().unwrap().iter().any(|g| g == "secret declared_secret"), "{report}");
-    let (ok, _, out) = cli(dir.path(), &[&["plugin", "grant", "hostile", "--host", "no-scheme.example"][..], &server_arg].concat());
+    assert!(
+        !report["not_granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "secret declared_secret"),
+        "{report}"
+    );
+    let (ok, _, out) = cli(
+        dir.path(),
+        &[
+            &["plugin", "grant", "hostile", "--host", "no-scheme.example"][..],
+            &server_arg,
+        ]
+        .concat(),
+    );
     assert!(!ok && out.contains("invalid host pattern"), "{out}");
 
     let (ok, list, out) = cli(dir.path(), &[&["plugin", "list"][..], &server_arg].concat());
     assert!(ok, "{out}");
-    let hostile_view = list["plugins"].as_array().unwrap().iter().find(|p| p["id"] == "hostile").unwrap().clone();
+    let hostile_view = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "hostile")
+        .unwrap()
+        .clone();
     assert_eq!(hostile_view["version"], "0.1.0");
     assert_eq!(hostile_view["limits"]["cpu-ms"], 500);
 
     // A bad file is refused by the CLI before upload, and by the server as a precise 4xx.
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"\0asm\x01\0\0\0").unwrap();
-    let (ok, _, out) = cli(dir.path(), &[&["plugin", "install", bogus.to_str().unwrap()][..], &server_arg].concat());
+    let (ok, _, out) = cli(
+        dir.path(),
+        &[
+            &["plugin", "install", bogus.to_str().unwrap()][..],
+            &server_arg,
+        ]
+        .concat(),
+    );
     assert!(!ok && out.contains("component-model"), "{out}");
     let token = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
-    let form = reqwest::multipart::Form::new().part("component", reqwest::multipart::Part::bytes(b"\0asm\x01\0\0\0".to_vec()));
+    let form = reqwest::multipart::Form::new().part(
+        "component",
+        reqwest::multipart::Part::bytes(b"\0asm\x01\0\0\0".to_vec()),
+    );
     let resp = client
         .post(format!("{}/api/v1/admin/plugins", server.base))
         .bearer_auth(token.trim())
@@ -94,33 +213,71 @@ async fn serves_with_bundled_plugins_and_operates_plugins_through_the_cli() {
         .unwrap();
     assert_eq!(resp.status(), 422);
     let problem: Value = resp.json().await.unwrap();
-    assert_eq!(problem["type"], "https://plugboard.dev/problems/invalid-plugin");
+    assert_eq!(
+        problem["type"],
+        "https://plugboard.dev/problems/invalid-plugin"
+    );
 
     // A restart comes back with the same active versions and grants.
     drop(server);
     let server = spawn_server(dir.path(), &["--bundled-plugins", &bundled]).await;
-    let (ok, list, out) = cli(dir.path(), &["plugin", "list", "--server", server.base.as_str()]);
+    let (ok, list, out) = cli(
+        dir.path(),
+        &["plugin", "list", "--server", server.base.as_str()],
+    );
     assert!(ok, "{out}");
     let ids: Vec<(String, String)> = list["plugins"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_string(), p["version"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(ids.contains(&("hostile".into(), "0.1.0".into())), "{ids:?}");
     assert!(ids.iter().any(|(id, _)| id == "mastodon"), "{ids:?}");
 
-    let (ok, _, out) = cli(dir.path(), &["plugin", "remove", "hostile", "--server", server.base.as_str()]);
+    let (ok, _, out) = cli(
+        dir.path(),
+        &[
+            "plugin",
+            "remove",
+            "hostile",
+            "--server",
+            server.base.as_str(),
+        ],
+    );
     assert!(ok, "{out}");
-    let (_, list, _) = cli(dir.path(), &["plugin", "list", "--server", server.base.as_str()]);
-    assert!(!list["plugins"].as_array().unwrap().iter().any(|p| p["id"] == "hostile"));
+    let (_, list, _) = cli(
+        dir.path(),
+        &["plugin", "list", "--server", server.base.as_str()],
+    );
+    assert!(
+        !list["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "hostile")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_without_the_sdk_installs_with_the_cli_and_publishes() {
     let dir = tempfile::tempdir().unwrap();
     let poster = fixtures_dir().join("nosdk_poster.wasm");
-    let (ok, report, out) = cli(dir.path(), &["plugin", "install", poster.to_str().unwrap(), "--grant-requested", "--offline"]);
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[
+            "plugin",
+            "install",
+            poster.to_str().unwrap(),
+            "--grant-requested",
+            "--offline",
+        ],
+    );
     assert!(ok, "{out}");
     assert_eq!(report["id"], "nosdk-poster");
 
@@ -130,7 +287,10 @@ async fn a_plugin_without_the_sdk_installs_with_the_cli_and_publishes() {
     let ctx = CallContext {
         account: Some(AccountContext {
             id: "alice".into(),
-            values: HashMap::from([("instance_url".into(), sim.base_url()), ("access_token".into(), token)]),
+            values: HashMap::from([
+                ("instance_url".into(), sim.base_url()),
+                ("access_token".into(), token),
+            ]),
         }),
         ..Default::default()
     };
@@ -152,7 +312,9 @@ async fn a_plugin_without_the_sdk_installs_with_the_cli_and_publishes() {
         .await
         .unwrap()
         .unwrap();
-    let PublishOutcome::Published(p) = out else { panic!("{out:?}") };
+    let PublishOutcome::Published(p) = out else {
+        panic!("{out:?}")
+    };
     let statuses = sim.statuses();
     assert_eq!(statuses.len(), 1);
     assert_eq!(statuses[0].id, p.remote_id);
@@ -172,7 +334,12 @@ async fn watch_mode_reloads_changed_plugins() {
             let (_, list, _) = cli(&dir, &["plugin", "list", "--server", &server_base]);
             list["plugins"]
                 .as_array()
-                .map(|a| a.iter().filter(|p| p["id"] == "peer").map(|p| p["version"].as_str().unwrap().to_string()).collect::<Vec<_>>())
+                .map(|a| {
+                    a.iter()
+                        .filter(|p| p["id"] == "peer")
+                        .map(|p| p["version"].as_str().unwrap().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         }
     };
@@ -182,7 +349,11 @@ async fn watch_mode_reloads_changed_plugins() {
     assert!(first[0].starts_with("0.1.0+dev."), "{first:?}");
 
     // A rebuild (different bytes) is picked up without a restart.
-    let changed = patch(&fixture("peer"), "storage-quota = 1024", "storage-quota = 2048");
+    let changed = patch(
+        &fixture("peer"),
+        "storage-quota = 1024",
+        "storage-quota = 2048",
+    );
     std::fs::write(watched.join("peer.wasm"), changed).unwrap();
     let mut now = first.clone();
     for _ in 0..100 {

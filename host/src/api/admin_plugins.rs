@@ -87,19 +87,38 @@ impl From<RegistryError> for Problem {
             RegistryError::NothingToRollBack(_) => {
                 Problem::new(StatusCode::CONFLICT, "nothing-to-roll-back", e.to_string())
             }
-            RegistryError::Manifest(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-plugin", e.to_string()),
-            RegistryError::Grants(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-grants", e.to_string()),
-            RegistryError::Invalid { .. } => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "plugin-validation-failed", e.to_string())
-            }
+            RegistryError::Manifest(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-plugin",
+                e.to_string(),
+            ),
+            RegistryError::Grants(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-grants",
+                e.to_string(),
+            ),
+            RegistryError::Invalid { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "plugin-validation-failed",
+                e.to_string(),
+            ),
             RegistryError::Internal(err) => Problem::internal(&err),
         }
     }
 }
 
-pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, Problem> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, Problem> {
     check_operator(&app, &headers)?;
-    let all: Vec<PluginView> = app.runtime.registry.list().iter().map(|p| PluginView::of(p)).collect();
+    let all: Vec<PluginView> = app
+        .runtime
+        .registry
+        .list()
+        .iter()
+        .map(|p| PluginView::of(p))
+        .collect();
     Ok(Json(serde_json::json!({ "plugins": all })))
 }
 
@@ -114,12 +133,19 @@ pub async fn get(
         .registry
         .get(&id)
         .ok_or_else(|| Problem::not_found(format!("plugin `{id}` is not installed")))?;
-    let history = app.runtime.registry.history(&id).await.map_err(|e| Problem::internal(&e))?;
+    let history = app
+        .runtime
+        .registry
+        .history(&id)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
     let versions: Vec<serde_json::Value> = history
         .iter()
         .map(|v| serde_json::json!({"version": v.version, "content_hash": v.content_hash, "installed_at": v.installed_at}))
         .collect();
-    Ok(Json(serde_json::json!({ "plugin": PluginView::of(&p), "versions": versions })))
+    Ok(Json(
+        serde_json::json!({ "plugin": PluginView::of(&p), "versions": versions }),
+    ))
 }
 
 /// An upload: the component file and how to grant.
@@ -135,40 +161,62 @@ async fn read_upload(mut form: Multipart) -> Result<Upload, Problem> {
         grants: None,
         grant_requested: false,
     };
-    let bad = |e: axum::extract::multipart::MultipartError| Problem::bad_request("invalid-multipart", e.body_text());
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        Problem::bad_request("invalid-multipart", e.body_text())
+    };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or("") {
             "component" => upload.bytes = field.bytes().await.map_err(bad)?.to_vec(),
             "grants" => {
                 let text = field.text().await.map_err(bad)?;
-                let grants: Grants = serde_json::from_str(&text)
-                    .map_err(|e| Problem::bad_request("invalid-grants", format!("`grants` is not valid: {e}")))?;
+                let grants: Grants = serde_json::from_str(&text).map_err(|e| {
+                    Problem::bad_request("invalid-grants", format!("`grants` is not valid: {e}"))
+                })?;
                 upload.grants = Some(grants);
             }
-            "grant_requested" => upload.grant_requested = field.text().await.map_err(bad)?.trim() == "true",
+            "grant_requested" => {
+                upload.grant_requested = field.text().await.map_err(bad)?.trim() == "true"
+            }
             other => {
                 return Err(Problem::bad_request(
                     "invalid-multipart",
-                    format!("unknown form field `{other}`; expected component, grants, grant_requested"),
+                    format!(
+                        "unknown form field `{other}`; expected component, grants, grant_requested"
+                    ),
                 ));
             }
         }
     }
     if upload.bytes.is_empty() {
-        return Err(Problem::bad_request("invalid-multipart", "the `component` file field is missing or empty"));
+        return Err(Problem::bad_request(
+            "invalid-multipart",
+            "the `component` file field is missing or empty",
+        ));
     }
     Ok(upload)
 }
 
-async fn change(app: &App, upload: Upload, mode: InstallMode) -> Result<impl IntoResponse + use<>, Problem> {
+async fn change(
+    app: &App,
+    upload: Upload,
+    mode: InstallMode,
+) -> Result<impl IntoResponse + use<>, Problem> {
     let grants = if upload.grant_requested {
         let m = Manifest::from_component(&upload.bytes).map_err(RegistryError::from)?;
         Some(Grants::requested(&m))
     } else {
         upload.grants
     };
-    let report = app.runtime.registry.install(&upload.bytes, grants, mode).await?;
-    let status = if mode == InstallMode::Install { StatusCode::CREATED } else { StatusCode::OK };
+    let report = app
+        .runtime
+        .registry
+        .install(&upload.bytes, grants, mode)
+        .await?;
+    let status = if mode == InstallMode::Install {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(report)))
 }
 
@@ -216,8 +264,12 @@ pub async fn grant(
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     check_operator(&app, &headers)?;
-    let grants: Grants = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request("invalid-grants", format!("the body is not a valid grants object: {e}")))?;
+    let grants: Grants = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(
+            "invalid-grants",
+            format!("the body is not a valid grants object: {e}"),
+        )
+    })?;
     Ok(Json(app.runtime.registry.grant(&id, grants).await?))
 }
 

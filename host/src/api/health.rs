@@ -13,8 +13,9 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when the database answers; reports the active plugins.
 pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let db_ok: Result<i32, sqlx::Error> =
-        on_db!(&app.db, |p| sqlx::query_scalar("SELECT 1").fetch_one(p).await);
+    let db_ok: Result<i32, sqlx::Error> = on_db!(&app.db, |p| sqlx::query_scalar("SELECT 1")
+        .fetch_one(p)
+        .await);
     let plugins: Vec<String> = app
         .runtime
         .registry

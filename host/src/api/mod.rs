@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
     let admin = Router::new()
-        .route("/plugins", get(admin_plugins::list).post(admin_plugins::install))
+        .route(
+            "/plugins",
+            get(admin_plugins::list).post(admin_plugins::install),
+        )
         .route(
             "/plugins/{id}",
             get(admin_plugins::get)
@@ -22,7 +25,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/plugins/{id}/rollback", post(admin_plugins::rollback))
         .route("/plugins/{id}/grants", put(admin_plugins::grant))
-        .layer(DefaultBodyLimit::max(admin_plugins::MAX_COMPONENT_BYTES + (1 << 20)));
+        .layer(DefaultBodyLimit::max(
+            admin_plugins::MAX_COMPONENT_BYTES + (1 << 20),
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

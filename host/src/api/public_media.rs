@@ -96,11 +96,15 @@ pub async fn serve(
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(span.end - span.start));
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(span.end - span.start),
+    );
     if status == StatusCode::PARTIAL_CONTENT {
         h.insert(
             header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes {}-{}/{size}", span.start, span.end - 1)).expect("ascii"),
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", span.start, span.end - 1))
+                .expect("ascii"),
         );
     }
     Ok(resp)

@@ -7,9 +7,15 @@ use std::path::Path;
 /// Reads a 32-byte key (hex) from `path`, creating it with mode 0600 if missing.
 pub fn load_or_create(path: &Path) -> Result<Vec<u8>> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let key = hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
-        anyhow::ensure!(key.len() == 32, "{} must hold 32 bytes of hex", path.display());
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key =
+            hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+        anyhow::ensure!(
+            key.len() == 32,
+            "{} must hold 32 bytes of hex",
+            path.display()
+        );
         return Ok(key);
     }
     let mut key = vec![0u8; 32];
@@ -30,7 +36,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(contents)?;
     Ok(())
 }

@@ -43,7 +43,8 @@ impl UrlSigner {
     pub fn sign(&self, object_key: &str, ttl: Duration) -> String {
         let expires = now_secs() + ttl.as_secs();
         let sig = hex::encode(self.mac(object_key, expires).finalize().into_bytes());
-        let mut url = url::Url::parse(&self.base).expect("the public base URL is validated at start");
+        let mut url =
+            url::Url::parse(&self.base).expect("the public base URL is validated at start");
         url.path_segments_mut()
             .expect("an http(s) base URL")
             .pop_if_empty()

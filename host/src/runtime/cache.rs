@@ -44,7 +44,9 @@ impl ArtifactCache {
             // engine's own compatibility check and is recompiled.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact")
+                }
             }
         }
         let engine2 = engine.clone();

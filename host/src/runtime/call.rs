@@ -13,8 +13,9 @@ use plugboard_bindings::ai::exports::plugboard::plugin::provider::{
 };
 use plugboard_bindings::platform::Platform;
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
-    self as publ, AuthorizeRequest, Authorization, CodeExchange, CommentPage, Connection, Credentials,
-    Metric, PlatformInfo, Post, PublishOutcome, ReconcileOutcome, WebhookReply, WebhookRequest,
+    self as publ, Authorization, AuthorizeRequest, CodeExchange, CommentPage, Connection,
+    Credentials, Metric, PlatformInfo, Post, PublishOutcome, ReconcileOutcome, WebhookReply,
+    WebhookRequest,
 };
 use plugboard_bindings::platform::plugboard::plugin::types::{MediaRef, PluginError, Problem};
 use std::future::Future;
@@ -108,11 +109,12 @@ impl Caller {
         let pre = pre.clone();
         let mut p = self.prepare(plugin, function, ctx).await?;
         let remaining = p.deadline.saturating_duration_since(Instant::now());
-        let bindings = match tokio::time::timeout(remaining, pre.instantiate_async(&mut p.store)).await {
-            Err(_) => return Err(wall_error(&p.plugin, function)),
-            Ok(Err(e)) => return Err(instantiate_error(&p, e)),
-            Ok(Ok(b)) => b,
-        };
+        let bindings =
+            match tokio::time::timeout(remaining, pre.instantiate_async(&mut p.store)).await {
+                Err(_) => return Err(wall_error(&p.plugin, function)),
+                Ok(Err(e)) => return Err(instantiate_error(&p, e)),
+                Ok(Ok(b)) => b,
+            };
         Ok(PlatformCall { p, bindings })
     }
 
@@ -128,11 +130,12 @@ impl Caller {
         let pre = pre.clone();
         let mut p = self.prepare(plugin, function, ctx).await?;
         let remaining = p.deadline.saturating_duration_since(Instant::now());
-        let bindings = match tokio::time::timeout(remaining, pre.instantiate_async(&mut p.store)).await {
-            Err(_) => return Err(wall_error(&p.plugin, function)),
-            Ok(Err(e)) => return Err(instantiate_error(&p, e)),
-            Ok(Ok(b)) => b,
-        };
+        let bindings =
+            match tokio::time::timeout(remaining, pre.instantiate_async(&mut p.store)).await {
+                Err(_) => return Err(wall_error(&p.plugin, function)),
+                Ok(Err(e)) => return Err(instantiate_error(&p, e)),
+                Ok(Ok(b)) => b,
+            };
         Ok(AiCall { p, bindings })
     }
 }
@@ -158,7 +161,16 @@ fn wall_error(plugin: &LoadedPlugin, function: &'static str) -> CallError {
 
 fn instantiate_error(p: &Prepared, e: wasmtime::Error) -> CallError {
     match classify(p, e) {
-        CallError::Crashed { plugin, version, message, .. } => CallError::Instantiate { plugin, version, message },
+        CallError::Crashed {
+            plugin,
+            version,
+            message,
+            ..
+        } => CallError::Instantiate {
+            plugin,
+            version,
+            message,
+        },
         other => other,
     }
 }
@@ -178,23 +190,33 @@ fn classify(p: &Prepared, e: wasmtime::Error) -> CallError {
     };
     match p.store.data().limit_hit {
         Some(LimitHit::Cpu) => return limit(Limit::Cpu, format!("{} ms", limits.cpu_ms)),
-        Some(LimitHit::Memory) => return limit(Limit::Memory, format!("{} bytes", limits.memory_bytes)),
-        Some(LimitHit::Tables | LimitHit::Instances) => return limit(Limit::Table, "table elements".into()),
+        Some(LimitHit::Memory) => {
+            return limit(Limit::Memory, format!("{} bytes", limits.memory_bytes));
+        }
+        Some(LimitHit::Tables | LimitHit::Instances) => {
+            return limit(Limit::Table, "table elements".into());
+        }
         None => {}
     }
     // Wasmtime keeps only the innermost frames; a runaway recursion shows as all of them
     // being one function.
-    let recursing = e.downcast_ref::<wasmtime::WasmBacktrace>().is_some_and(|b| {
-        let frames = b.frames();
-        frames.len() >= 16 && frames.iter().all(|f| f.func_index() == frames[0].func_index())
-    });
+    let recursing = e
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .is_some_and(|b| {
+            let frames = b.frames();
+            frames.len() >= 16
+                && frames
+                    .iter()
+                    .all(|f| f.func_index() == frames[0].func_index())
+        });
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::StackOverflow) => limit(Limit::Stack, "call stack exhausted".into()),
         // Rust guests keep their stack in linear memory, below the data: runaway recursion
         // runs off its bottom as an out-of-bounds access.
-        Some(wasmtime::Trap::MemoryOutOfBounds) if recursing => {
-            limit(Limit::Stack, "stack in linear memory exhausted by recursion".into())
-        }
+        Some(wasmtime::Trap::MemoryOutOfBounds) if recursing => limit(
+            Limit::Stack,
+            "stack in linear memory exhausted by recursion".into(),
+        ),
         Some(wasmtime::Trap::Interrupt) => limit(Limit::Cpu, format!("{} ms", limits.cpu_ms)),
         Some(wasmtime::Trap::UnreachableCodeReached) => CallError::Crashed {
             plugin,

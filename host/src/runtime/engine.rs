@@ -47,6 +47,39 @@ pub fn build(opts: &EngineOptions) -> Result<Engine> {
     pool.total_stacks(n);
     pool.max_memory_size(opts.max_memory_bytes as usize);
     pool.decommit_batch_size(32);
+    // TEMP-BENCH: knobs for the item-9 A/B runs; removed before hand-over.
+    {
+        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+        if let Some(v) = env("PB_KEEP_MEM") {
+            pool.linear_memory_keep_resident(v);
+        }
+        if let Some(v) = env("PB_KEEP_TABLE") {
+            pool.table_keep_resident(v);
+        }
+        if let Some(v) = env("PB_KEEP_STACK") {
+            pool.async_stack_keep_resident(v);
+        }
+        if let Some(v) = env("PB_DECOMMIT_BATCH") {
+            pool.decommit_batch_size(v);
+        }
+        if let Some(v) = env("PB_WARM_SLOTS") {
+            pool.max_unused_warm_slots(v as u32);
+        }
+        if let Some(v) = env("PB_PAGEMAP") {
+            pool.pagemap_scan(if v == 1 {
+                wasmtime::Enabled::Yes
+            } else {
+                wasmtime::Enabled::No
+            });
+        }
+        if let Some(v) = env("PB_STACK_ZEROING") {
+            config.async_stack_zeroing(v == 1);
+        }
+        if let Some(v) = env("PB_COW") {
+            config.memory_init_cow(v == 1);
+        }
+        eprintln!("engine pool: {pool:?}");
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // Reserve only what a memory may grow to: thousands of slots of the default 4 GiB
     // reservation would exhaust the address space.

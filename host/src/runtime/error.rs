@@ -29,7 +29,9 @@ impl std::fmt::Display for Limit {
 pub enum CallError {
     #[error("plugin `{0}` is not installed")]
     NotInstalled(String),
-    #[error("plugin `{plugin}` {version} is a {actual} plugin; this call needs a {expected} plugin")]
+    #[error(
+        "plugin `{plugin}` {version} is a {actual} plugin; this call needs a {expected} plugin"
+    )]
     WrongWorld {
         plugin: String,
         version: String,

@@ -96,7 +96,11 @@ impl HostPattern {
         } else if host.contains('*') || host.is_empty() {
             return Err(bad());
         } else {
-            HostMatch::Exact(host.trim_start_matches('[').trim_end_matches(']').to_string())
+            HostMatch::Exact(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            )
         };
         Ok(HostPattern {
             scheme,
@@ -113,7 +117,10 @@ impl HostPattern {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let host_ok = match &self.host {
             HostMatch::Any => true,
             HostMatch::Exact(h) => *h == host,
@@ -123,7 +130,12 @@ impl HostPattern {
             return false;
         }
         let port = url.port_or_known_default();
-        self.any_port || port == Some(self.port.unwrap_or(if self.scheme == "https" { 443 } else { 80 }))
+        self.any_port
+            || port
+                == Some(
+                    self.port
+                        .unwrap_or(if self.scheme == "https" { 443 } else { 80 }),
+                )
     }
 }
 
@@ -217,7 +229,13 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused() {
-        for p in ["api.example.com", "ftp://x", "https://a*b.com", "https://x.com/path", "https://x:99999"] {
+        for p in [
+            "api.example.com",
+            "ftp://x",
+            "https://a*b.com",
+            "https://x.com/path",
+            "https://x:99999",
+        ] {
             assert!(HostPattern::parse(p).is_err(), "{p}");
         }
     }
@@ -236,8 +254,14 @@ mod tests {
         };
         let e = Effective::new(&manifest, &grants).unwrap();
         assert_eq!(e.check_url(&url("https://api.example.com/")), Ok(()));
-        assert_eq!(e.check_url(&url("https://other.example.com/")), Err(HostRefusal::NotGranted));
-        assert_eq!(e.check_url(&url("http://api.example.com/")), Err(HostRefusal::NotDeclared));
+        assert_eq!(
+            e.check_url(&url("https://other.example.com/")),
+            Err(HostRefusal::NotGranted)
+        );
+        assert_eq!(
+            e.check_url(&url("http://api.example.com/")),
+            Err(HostRefusal::NotDeclared)
+        );
         assert_eq!(e.secret_allowed("b"), Ok(()));
         assert_eq!(e.secret_allowed("a"), Err(HostRefusal::NotGranted));
         assert_eq!(e.secret_allowed("c"), Err(HostRefusal::NotDeclared));

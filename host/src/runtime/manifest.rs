@@ -143,13 +143,18 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("contract 9.0.0") && text.contains("0.1.0"), "{text}");
+        assert!(
+            text.contains("contract 9.0.0") && text.contains("0.1.0"),
+            "{text}"
+        );
     }
 
     #[test]
     fn refuses_bad_ids_and_core_modules() {
         assert!(matches!(
-            Manifest::parse("id = \"../x\"\nversion = \"1\"\ncontract = \"0.1.0\"\nworld = \"platform\"\n"),
+            Manifest::parse(
+                "id = \"../x\"\nversion = \"1\"\ncontract = \"0.1.0\"\nworld = \"platform\"\n"
+            ),
             Err(ManifestError::BadId(_))
         ));
         assert!(matches!(

@@ -42,7 +42,9 @@ impl Runtime {
         let caller = Arc::new(Caller {
             engine,
             services: Arc::new(services),
-            permits: Arc::new(tokio::sync::Semaphore::new(opts.engine.max_concurrent_calls as usize)),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                opts.engine.max_concurrent_calls as usize,
+            )),
             max_calls: opts.engine.max_concurrent_calls as usize,
         });
         let registry = Arc::new(Registry::new(
@@ -60,7 +62,12 @@ impl Runtime {
     }
 
     /// Starts a call of a platform plugin's export (the active version at this moment).
-    pub async fn platform(&self, plugin: &str, function: &'static str, ctx: CallContext) -> Result<PlatformCall, CallError> {
+    pub async fn platform(
+        &self,
+        plugin: &str,
+        function: &'static str,
+        ctx: CallContext,
+    ) -> Result<PlatformCall, CallError> {
         let p = self
             .registry
             .get(plugin)
@@ -69,7 +76,12 @@ impl Runtime {
     }
 
     /// Starts a call of an AI provider plugin's export.
-    pub async fn ai(&self, plugin: &str, function: &'static str, ctx: CallContext) -> Result<AiCall, CallError> {
+    pub async fn ai(
+        &self,
+        plugin: &str,
+        function: &'static str,
+        ctx: CallContext,
+    ) -> Result<AiCall, CallError> {
         let p = self
             .registry
             .get(plugin)

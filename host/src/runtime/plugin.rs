@@ -61,24 +61,22 @@ impl Linkers {
     pub fn prepare(&self, world: World, component: &Component) -> Result<Pre> {
         Ok(match world {
             World::Platform => {
-                let pre = self
-                    .platform
-                    .instantiate_pre(component)
-                    .map_err(|e| anyhow::anyhow!("the plugin's imports do not match the platform world: {e:#}"))?;
-                Pre::Platform(
-                    PlatformPre::new(pre)
-                        .map_err(|e| anyhow::anyhow!("the plugin does not export the platform world: {e:#}"))?,
-                )
+                let pre = self.platform.instantiate_pre(component).map_err(|e| {
+                    anyhow::anyhow!("the plugin's imports do not match the platform world: {e:#}")
+                })?;
+                Pre::Platform(PlatformPre::new(pre).map_err(|e| {
+                    anyhow::anyhow!("the plugin does not export the platform world: {e:#}")
+                })?)
             }
             World::AiProvider => {
-                let pre = self
-                    .ai
-                    .instantiate_pre(component)
-                    .map_err(|e| anyhow::anyhow!("the plugin's imports do not match the ai-provider world: {e:#}"))?;
-                Pre::Ai(
-                    AiProviderPre::new(pre)
-                        .map_err(|e| anyhow::anyhow!("the plugin does not export the ai-provider world: {e:#}"))?,
-                )
+                let pre = self.ai.instantiate_pre(component).map_err(|e| {
+                    anyhow::anyhow!(
+                        "the plugin's imports do not match the ai-provider world: {e:#}"
+                    )
+                })?;
+                Pre::Ai(AiProviderPre::new(pre).map_err(|e| {
+                    anyhow::anyhow!("the plugin does not export the ai-provider world: {e:#}")
+                })?)
             }
         })
     }

@@ -3,8 +3,8 @@
 //! they started with. Artifacts live in the data folder, the active version in the
 //! database, so a restart comes back the same.
 
-use super::call::Caller;
 use super::cache::ArtifactCache;
+use super::call::Caller;
 use super::grants::{Effective, GrantError, Grants};
 use super::limits::Limits;
 use super::manifest::{Manifest, ManifestError, World};
@@ -30,12 +30,18 @@ pub enum RegistryError {
     NotInstalled(String),
     #[error("plugin `{id}` is already installed (active: {active}); use upgrade")]
     AlreadyInstalled { id: String, active: String },
-    #[error("plugin `{id}` {version} is already installed with different content; give the new build a new version")]
+    #[error(
+        "plugin `{id}` {version} is already installed with different content; give the new build a new version"
+    )]
     VersionConflict { id: String, version: String },
     #[error("plugin `{0}` has no previous version to roll back to")]
     NothingToRollBack(String),
     #[error("plugin `{id}` {version} failed validation: {reason}")]
-    Invalid { id: String, version: String, reason: String },
+    Invalid {
+        id: String,
+        version: String,
+        reason: String,
+    },
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -123,7 +129,12 @@ impl Registry {
 
     /// Compiles (or loads from cache), links and validates a component into a loadable
     /// version, without making it active.
-    async fn load(&self, bytes: &[u8], manifest: Manifest, grants: Grants) -> Result<LoadedPlugin, RegistryError> {
+    async fn load(
+        &self,
+        bytes: &[u8],
+        manifest: Manifest,
+        grants: Grants,
+    ) -> Result<LoadedPlugin, RegistryError> {
         grants.validate()?;
         let hash = content_hash(bytes);
         let invalid = |reason: String| RegistryError::Invalid {
@@ -170,7 +181,9 @@ impl Registry {
                     .map_err(|e| invalid(e.to_string()))?;
                 let info = call.describe().await.map_err(|e| invalid(e.to_string()))?;
                 if info.platform.is_empty() || info.post_kinds.is_empty() {
-                    return Err(invalid("describe() names no platform or no post kinds".into()));
+                    return Err(invalid(
+                        "describe() names no platform or no post kinds".into(),
+                    ));
                 }
             }
             World::AiProvider => {
@@ -256,7 +269,14 @@ impl Registry {
         let keep_previous = previous
             .clone()
             .or_else(|| existing.as_ref().and_then(|r| r.previous_version.clone()));
-        store::plugins::activate(&self.db, &id, &manifest.version, keep_previous.as_deref(), &grants).await?;
+        store::plugins::activate(
+            &self.db,
+            &id,
+            &manifest.version,
+            keep_previous.as_deref(),
+            &grants,
+        )
+        .await?;
         let report = ChangeReport {
             not_granted: not_granted(&plugin),
             id,
@@ -269,12 +289,21 @@ impl Registry {
         Ok(report)
     }
 
-    async fn load_version(&self, id: &str, version: &str, grants: Grants) -> Result<LoadedPlugin, RegistryError> {
+    async fn load_version(
+        &self,
+        id: &str,
+        version: &str,
+        grants: Grants,
+    ) -> Result<LoadedPlugin, RegistryError> {
         let versions = store::plugins::versions(&self.db, id).await?;
         let v = versions
             .into_iter()
             .find(|v| v.version == version)
-            .ok_or_else(|| RegistryError::Internal(anyhow::anyhow!("version {version} of {id} is not recorded")))?;
+            .ok_or_else(|| {
+                RegistryError::Internal(anyhow::anyhow!(
+                    "version {version} of {id} is not recorded"
+                ))
+            })?;
         let path = self.artifact_path(id, &v.content_hash);
         let bytes = tokio::fs::read(&path)
             .await
@@ -299,7 +328,14 @@ impl Registry {
             .clone()
             .ok_or_else(|| RegistryError::NothingToRollBack(id.to_string()))?;
         let plugin = self.load_version(id, &previous, row.grants.clone()).await?;
-        store::plugins::activate(&self.db, id, &previous, Some(&row.active_version), &row.grants).await?;
+        store::plugins::activate(
+            &self.db,
+            id,
+            &previous,
+            Some(&row.active_version),
+            &row.grants,
+        )
+        .await?;
         let report = ChangeReport {
             id: id.to_string(),
             version: previous,
@@ -319,8 +355,17 @@ impl Registry {
         let row = store::plugins::get(&self.db, id)
             .await?
             .ok_or_else(|| RegistryError::NotInstalled(id.to_string()))?;
-        let plugin = self.load_version(id, &row.active_version, grants.clone()).await?;
-        store::plugins::activate(&self.db, id, &row.active_version, row.previous_version.as_deref(), &grants).await?;
+        let plugin = self
+            .load_version(id, &row.active_version, grants.clone())
+            .await?;
+        store::plugins::activate(
+            &self.db,
+            id,
+            &row.active_version,
+            row.previous_version.as_deref(),
+            &grants,
+        )
+        .await?;
         let report = ChangeReport {
             id: id.to_string(),
             version: row.active_version,
@@ -365,12 +410,17 @@ impl Registry {
             {
                 continue;
             }
-            match self.load_version(&row.id, &row.active_version, row.grants.clone()).await {
+            match self
+                .load_version(&row.id, &row.active_version, row.grants.clone())
+                .await
+            {
                 Ok(p) => {
                     loaded.push(format!("{} {}", row.id, row.active_version));
                     self.swap_in(p);
                 }
-                Err(e) => tracing::error!(plugin = %row.id, version = %row.active_version, error = %e, "could not load plugin"),
+                Err(e) => {
+                    tracing::error!(plugin = %row.id, version = %row.active_version, error = %e, "could not load plugin")
+                }
             }
         }
         self.slots

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 /// Installs every component in `dir` now, then again whenever one changes. Runs until the
 /// returned watcher is dropped.
-pub async fn watch(registry: Arc<Registry>, dir: PathBuf) -> anyhow::Result<notify::RecommendedWatcher> {
+pub async fn watch(
+    registry: Arc<Registry>,
+    dir: PathBuf,
+) -> anyhow::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
@@ -65,9 +68,16 @@ async fn sync_dir(registry: &Registry, dir: &Path, seen: &mut HashMap<PathBuf, S
                 continue;
             }
         };
-        match registry.install(&bytes, Some(grants), InstallMode::Develop).await {
-            Ok(r) => tracing::info!(plugin = %r.id, version = %r.version, file = %path.display(), "reloaded watched plugin"),
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "watched plugin not loaded"),
+        match registry
+            .install(&bytes, Some(grants), InstallMode::Develop)
+            .await
+        {
+            Ok(r) => {
+                tracing::info!(plugin = %r.id, version = %r.version, file = %path.display(), "reloaded watched plugin")
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "watched plugin not loaded")
+            }
         }
     }
 }

@@ -18,25 +18,54 @@ impl SqlKv {
         let sql = self.db.sql(
             "SELECT COALESCE(SUM(LENGTH(key) + LENGTH(value)), 0) FROM plugin_kv WHERE plugin_id = ? AND key <> ?",
         );
-        let used: i64 = on_tx!(tx, |c| sqlx::query_scalar(sql).bind(plugin).bind(key).fetch_one(&mut **c).await?);
+        let used: i64 = on_tx!(tx, |c| sqlx::query_scalar(sql)
+            .bind(plugin)
+            .bind(key)
+            .fetch_one(&mut **c)
+            .await?);
         Ok(used.max(0) as u64)
     }
 
-    async fn current(&self, tx: &mut Tx, plugin: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let sql = self.db.sql("SELECT value FROM plugin_kv WHERE plugin_id = ? AND key = ?");
-        Ok(on_tx!(tx, |c| sqlx::query_scalar(sql).bind(plugin).bind(key).fetch_optional(&mut **c).await?))
+    async fn current(
+        &self,
+        tx: &mut Tx,
+        plugin: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let sql = self
+            .db
+            .sql("SELECT value FROM plugin_kv WHERE plugin_id = ? AND key = ?");
+        Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
+            .bind(plugin)
+            .bind(key)
+            .fetch_optional(&mut **c)
+            .await?))
     }
 
     async fn put(&self, tx: &mut Tx, plugin: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
         let sql = self.db.sql(
             "INSERT INTO plugin_kv (plugin_id, key, value) VALUES (?, ?, ?) ON CONFLICT (plugin_id, key) DO UPDATE SET value = excluded.value",
         );
-        on_tx!(tx, |c| { sqlx::query(sql).bind(plugin).bind(key).bind(value).execute(&mut **c).await?; });
+        on_tx!(tx, |c| {
+            sqlx::query(sql)
+                .bind(plugin)
+                .bind(key)
+                .bind(value)
+                .execute(&mut **c)
+                .await?;
+        });
         Ok(())
     }
 
     /// Quota-checked write inside an open transaction.
-    async fn write(&self, tx: &mut Tx, plugin: &str, key: &str, value: &[u8], quota: u64) -> Result<(), KvError> {
+    async fn write(
+        &self,
+        tx: &mut Tx,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), KvError> {
         let used = self.usage_without(tx, plugin, key).await.map_err(failed)?;
         if used + key.len() as u64 + value.len() as u64 > quota {
             return Err(KvError::QuotaExceeded);
@@ -52,20 +81,33 @@ fn failed(e: impl std::fmt::Display) -> KvError {
 #[async_trait::async_trait]
 impl KvStore for SqlKv {
     async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let sql = self.db.sql("SELECT value FROM plugin_kv WHERE plugin_id = ? AND key = ?");
-        let r: Result<Option<Vec<u8>>, sqlx::Error> =
-            on_db!(&self.db, |p| sqlx::query_scalar(sql).bind(plugin).bind(key).fetch_optional(p).await);
+        let sql = self
+            .db
+            .sql("SELECT value FROM plugin_kv WHERE plugin_id = ? AND key = ?");
+        let r: Result<Option<Vec<u8>>, sqlx::Error> = on_db!(&self.db, |p| sqlx::query_scalar(sql)
+            .bind(plugin)
+            .bind(key)
+            .fetch_optional(p)
+            .await);
         r.map_err(failed)
     }
 
-    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>, quota: u64) -> Result<(), KvError> {
+    async fn set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: Vec<u8>,
+        quota: u64,
+    ) -> Result<(), KvError> {
         let mut tx = self.db.write_tx(plugin).await.map_err(failed)?;
         self.write(&mut tx, plugin, key, &value, quota).await?;
         tx.commit().await.map_err(failed)
     }
 
     async fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
-        let sql = self.db.sql("DELETE FROM plugin_kv WHERE plugin_id = ? AND key = ?");
+        let sql = self
+            .db
+            .sql("DELETE FROM plugin_kv WHERE plugin_id = ? AND key = ?");
         let r: Result<u64, sqlx::Error> = on_db!(&self.db, |p| sqlx::query(sql)
             .bind(plugin)
             .bind(key)
@@ -93,7 +135,13 @@ impl KvStore for SqlKv {
         Ok(true)
     }
 
-    async fn increment(&self, plugin: &str, key: &str, delta: i64, quota: u64) -> Result<i64, KvError> {
+    async fn increment(
+        &self,
+        plugin: &str,
+        key: &str,
+        delta: i64,
+        quota: u64,
+    ) -> Result<i64, KvError> {
         let mut tx = self.db.write_tx(plugin).await.map_err(failed)?;
         let current = self.current(&mut tx, plugin, key).await.map_err(failed)?;
         let value = match current {
@@ -101,12 +149,15 @@ impl KvStore for SqlKv {
             Some(bytes) => std::str::from_utf8(&bytes)
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| KvError::Failed(format!("`{key}` does not hold a decimal counter")))?,
+                .ok_or_else(|| {
+                    KvError::Failed(format!("`{key}` does not hold a decimal counter"))
+                })?,
         };
         let next = value
             .checked_add(delta)
             .ok_or_else(|| KvError::Failed(format!("`{key}` would overflow")))?;
-        self.write(&mut tx, plugin, key, next.to_string().as_bytes(), quota).await?;
+        self.write(&mut tx, plugin, key, next.to_string().as_bytes(), quota)
+            .await?;
         tx.commit().await.map_err(failed)?;
         Ok(next)
     }
@@ -146,7 +197,10 @@ mod tests {
         let kv = kv().await;
         kv.set("a", "k", b"1".to_vec(), 100).await.unwrap();
         assert_eq!(kv.get("b", "k").await.unwrap(), None);
-        assert_eq!(kv.set("a", "big", vec![0; 200], 100).await, Err(KvError::QuotaExceeded));
+        assert_eq!(
+            kv.set("a", "big", vec![0; 200], 100).await,
+            Err(KvError::QuotaExceeded)
+        );
         assert_eq!(kv.get("a", "big").await.unwrap(), None);
         assert_eq!(kv.list_keys("a", "").await.unwrap(), vec!["k".to_string()]);
     }
@@ -157,14 +211,28 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..50 {
             let kv = kv.clone();
-            tasks.push(tokio::spawn(async move { kv.increment("p", "n", 1, 1000).await.unwrap() }));
+            tasks.push(tokio::spawn(async move {
+                kv.increment("p", "n", 1, 1000).await.unwrap()
+            }));
         }
         for t in tasks {
             t.await.unwrap();
         }
         assert_eq!(kv.get("p", "n").await.unwrap(), Some(b"50".to_vec()));
-        assert!(kv.compare_and_swap("p", "n", Some(b"50".to_vec()), b"x".to_vec(), 1000).await.unwrap());
-        assert!(!kv.compare_and_swap("p", "n", Some(b"50".to_vec()), b"y".to_vec(), 1000).await.unwrap());
-        assert!(kv.compare_and_swap("p", "fresh", None, b"1".to_vec(), 1000).await.unwrap());
+        assert!(
+            kv.compare_and_swap("p", "n", Some(b"50".to_vec()), b"x".to_vec(), 1000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !kv.compare_and_swap("p", "n", Some(b"50".to_vec()), b"y".to_vec(), 1000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            kv.compare_and_swap("p", "fresh", None, b"1".to_vec(), 1000)
+                .await
+                .unwrap()
+        );
     }
 }

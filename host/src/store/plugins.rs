@@ -71,32 +71,42 @@ pub async fn add_version(db: &Db, manifest: &Manifest, content_hash: &str) -> Re
         "INSERT INTO plugin_versions (plugin_id, version, content_hash, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (plugin_id, version) DO NOTHING",
     );
     let manifest_json = serde_json::to_string(manifest)?;
-    on_db!(db, |p| { sqlx::query(sql)
-        .bind(&manifest.id)
-        .bind(&manifest.version)
-        .bind(content_hash)
-        .bind(&manifest_json)
-        .bind(now())
-        .execute(p)
-        .await?; });
+    on_db!(db, |p| {
+        sqlx::query(sql)
+            .bind(&manifest.id)
+            .bind(&manifest.version)
+            .bind(content_hash)
+            .bind(&manifest_json)
+            .bind(now())
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
 /// Makes `version` active, remembering the version it replaces for rollback.
-pub async fn activate(db: &Db, id: &str, version: &str, previous: Option<&str>, grants: &Grants) -> Result<()> {
+pub async fn activate(
+    db: &Db,
+    id: &str,
+    version: &str,
+    previous: Option<&str>,
+    grants: &Grants,
+) -> Result<()> {
     let sql = db.sql(
         "INSERT INTO plugins (id, active_version, previous_version, grants, updated_at) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, previous_version = excluded.previous_version, grants = excluded.grants, updated_at = excluded.updated_at",
     );
     let grants = serde_json::to_string(grants)?;
-    on_db!(db, |p| { sqlx::query(sql)
-        .bind(id)
-        .bind(version)
-        .bind(previous)
-        .bind(&grants)
-        .bind(now())
-        .execute(p)
-        .await?; });
+    on_db!(db, |p| {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(version)
+            .bind(previous)
+            .bind(&grants)
+            .bind(now())
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -105,7 +115,9 @@ pub async fn remove(db: &Db, id: &str) -> Result<()> {
     let b = db.sql("DELETE FROM plugin_versions WHERE plugin_id = ?");
     let c = db.sql("DELETE FROM plugin_kv WHERE plugin_id = ?");
     for sql in [a, b, c] {
-        on_db!(db, |p| { sqlx::query(sql).bind(id).execute(p).await?; });
+        on_db!(db, |p| {
+            sqlx::query(sql).bind(id).execute(p).await?;
+        });
     }
     Ok(())
 }

@@ -78,10 +78,18 @@ pub fn check(resp: Response) -> Result<Response, PluginError> {
         })
         .unwrap_or_else(|_| format!("Mastodon answered HTTP {}", resp.status));
     Err(match resp.status {
-        401 => PluginError::AuthExpired(format!("Mastodon no longer accepts the access token ({message}); reconnect the account")),
-        403 => PluginError::Permanent(format!("Mastodon refused: {message} (reconnect to grant the missing permission)")),
+        401 => PluginError::AuthExpired(format!(
+            "Mastodon no longer accepts the access token ({message}); reconnect the account"
+        )),
+        403 => PluginError::Permanent(format!(
+            "Mastodon refused: {message} (reconnect to grant the missing permission)"
+        )),
         404 => PluginError::Permanent(format!("Mastodon could not find it: {message}")),
-        422 => invalid("", "rejected-by-platform", format!("Mastodon rejected the post: {message}")),
+        422 => invalid(
+            "",
+            "rejected-by-platform",
+            format!("Mastodon rejected the post: {message}"),
+        ),
         429 => PluginError::RateLimited(RateLimit {
             retry_after_secs: reset_in(&resp).unwrap_or(300),
             message: format!("Mastodon's rate limit was reached: {message}"),
@@ -124,15 +132,25 @@ pub struct App {
 }
 
 pub fn app_credentials(redirect_uri: &str) -> Result<App, PluginError> {
-    let instance = secrets::app_required("instance_url")?.trim_end_matches('/').to_string();
+    let instance = secrets::app_required("instance_url")?
+        .trim_end_matches('/')
+        .to_string();
     if let (Some(id), Some(secret)) = (secrets::app("client_id")?, secrets::app("client_secret")?) {
-        return Ok(App { instance, client_id: id, client_secret: secret });
+        return Ok(App {
+            instance,
+            client_id: id,
+            client_secret: secret,
+        });
     }
     let key = format!("app:{instance}:{redirect_uri}");
     if let Some(saved) = storage::get_string(&key)?
         && let Some((id, secret)) = saved.split_once('\n')
     {
-        return Ok(App { instance, client_id: id.into(), client_secret: secret.into() });
+        return Ok(App {
+            instance,
+            client_id: id.into(),
+            client_secret: secret.into(),
+        });
     }
     #[derive(Deserialize)]
     struct Registered {
@@ -154,13 +172,21 @@ pub fn app_credentials(redirect_uri: &str) -> Result<App, PluginError> {
     if !storage::compare_and_swap(&key, None, value.as_bytes()).map_err(storage::to_plugin_error)? {
         return app_credentials(redirect_uri);
     }
-    Ok(App { instance, client_id: reg.client_id, client_secret: reg.client_secret })
+    Ok(App {
+        instance,
+        client_id: reg.client_id,
+        client_secret: reg.client_secret,
+    })
 }
 
 /// App credentials for an account's instance (revocation needs them).
 pub fn app_credentials_for(instance: &str) -> Result<App, PluginError> {
     if let (Some(id), Some(secret)) = (secrets::app("client_id")?, secrets::app("client_secret")?) {
-        return Ok(App { instance: instance.into(), client_id: id, client_secret: secret });
+        return Ok(App {
+            instance: instance.into(),
+            client_id: id,
+            client_secret: secret,
+        });
     }
     let prefix = format!("app:{instance}:");
     let keys = storage::list_keys(&prefix).map_err(storage::to_plugin_error)?;
@@ -172,7 +198,11 @@ pub fn app_credentials_for(instance: &str) -> Result<App, PluginError> {
         .as_deref()
         .and_then(|s| s.split_once('\n'))
         .ok_or_else(|| PluginError::Permanent(format!("no OAuth app is known for {instance}")))?;
-    Ok(App { instance: instance.into(), client_id: id.into(), client_secret: secret.into() })
+    Ok(App {
+        instance: instance.into(),
+        client_id: id.into(),
+        client_secret: secret.into(),
+    })
 }
 
 /// The connected account's instance and token.
@@ -204,7 +234,11 @@ impl Session {
 
 /// Escapes text the way Mastodon renders plain statuses into HTML.
 pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Text of rendered status HTML, with tags removed and whitespace folded, for comparison.
@@ -227,6 +261,9 @@ mod tests {
     #[test]
     fn iso_times() {
         assert_eq!(super::iso_to_unix("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(super::iso_to_unix("2026-11-22T01:02:03.000Z"), Some(1_795_309_323));
+        assert_eq!(
+            super::iso_to_unix("2026-11-22T01:02:03.000Z"),
+            Some(1_795_309_323)
+        );
     }
 }

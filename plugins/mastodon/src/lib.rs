@@ -16,7 +16,12 @@ use serde::{Deserialize, Serialize};
 
 struct Mastodon;
 
-const SCOPES: &[&str] = &["read:accounts", "read:statuses", "write:statuses", "write:media"];
+const SCOPES: &[&str] = &[
+    "read:accounts",
+    "read:statuses",
+    "write:statuses",
+    "write:media",
+];
 
 impl Platform for Mastodon {
     fn describe() -> PlatformInfo {
@@ -63,7 +68,9 @@ impl Platform for Mastodon {
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.clone())
             .ok_or_else(|| match req.params.iter().find(|(k, _)| k == "error") {
-                Some((_, e)) => PluginError::Permanent(format!("Mastodon refused the authorization: {e}")),
+                Some((_, e)) => {
+                    PluginError::Permanent(format!("Mastodon refused the authorization: {e}"))
+                }
                 None => PluginError::Permanent("the callback carries no authorization code".into()),
             })?;
         let app = api::app_credentials(&req.redirect_uri)?;
@@ -81,13 +88,20 @@ impl Platform for Mastodon {
         )?
         .json()?;
         let me: api::Account = api::check(
-            http::get(&format!("{}/api/v1/accounts/verify_credentials", app.instance))
-                .bearer(&token.access_token)
-                .send()?,
+            http::get(&format!(
+                "{}/api/v1/accounts/verify_credentials",
+                app.instance
+            ))
+            .bearer(&token.access_token)
+            .send()?,
         )?
         .json()?;
-        let instance: Instance = api::check(http::get(&format!("{}/api/v2/instance", app.instance)).send()?)?.json()?;
-        let mut properties = vec![pair("instance_url", app.instance.clone()), pair("account_id", me.id.clone())];
+        let instance: Instance =
+            api::check(http::get(&format!("{}/api/v2/instance", app.instance)).send()?)?.json()?;
+        let mut properties = vec![
+            pair("instance_url", app.instance.clone()),
+            pair("account_id", me.id.clone()),
+        ];
         properties.extend(limits::InstanceLimits::from_instance(&instance).to_properties());
         Ok(Connection {
             credentials: Credentials {
@@ -97,7 +111,11 @@ impl Platform for Mastodon {
             },
             accounts: vec![AccountProfile {
                 remote_id: me.id,
-                display_name: if me.display_name.is_empty() { me.username.clone() } else { me.display_name },
+                display_name: if me.display_name.is_empty() {
+                    me.username.clone()
+                } else {
+                    me.display_name
+                },
                 username: Some(me.acct),
                 avatar_url: me.avatar,
                 kind: "user".into(),
@@ -136,7 +154,10 @@ impl Platform for Mastodon {
         };
         let mut pending = false;
         let first = std::iter::once((post.text.clone(), post.media.clone()));
-        let rest = post.thread.iter().map(|t| (t.text.clone(), t.media.clone()));
+        let rest = post
+            .thread
+            .iter()
+            .map(|t| (t.text.clone(), t.media.clone()));
         for (text, media) in first.chain(rest) {
             let mut media_ids = Vec::new();
             for m in &media {
@@ -148,7 +169,8 @@ impl Platform for Mastodon {
         }
         if pending {
             return Ok(PublishOutcome::Pending(PendingPost {
-                handle: serde_json::to_string(&plan).map_err(|e| PluginError::Permanent(e.to_string()))?,
+                handle: serde_json::to_string(&plan)
+                    .map_err(|e| PluginError::Permanent(e.to_string()))?,
                 poll_after_secs: 2,
                 message: "Mastodon is processing the media".into(),
             }));
@@ -179,9 +201,14 @@ impl Platform for Mastodon {
     fn reconcile(post: Post) -> Result<ReconcileOutcome, PluginError> {
         let session = api::Session::current()?;
         let account_id = secrets::account_required("account_id")?;
-        let recent: Vec<Status> = api::check(session.get(&format!("/api/v1/accounts/{account_id}/statuses?limit=40"))?)?.json()?;
+        let recent: Vec<Status> =
+            api::check(session.get(&format!("/api/v1/accounts/{account_id}/statuses?limit=40"))?)?
+                .json()?;
         let wanted = api::plain_text(&api::html_escape(&post.text));
-        match recent.iter().find(|s| api::plain_text(&s.content) == wanted) {
+        match recent
+            .iter()
+            .find(|s| api::plain_text(&s.content) == wanted)
+        {
             Some(s) => Ok(ReconcileOutcome::Published(PublishedPost {
                 remote_id: s.id.clone(),
                 url: s.url.clone(),
@@ -231,7 +258,11 @@ fn upload(session: &api::Session, m: &MediaRef) -> Result<MediaAttachment, Plugi
             body: PartBody::Text(alt.clone()),
         });
     }
-    api::check(session.request(http::post(&format!("{}/api/v2/media", session.instance)).multipart(parts))?)?.json()
+    api::check(
+        session
+            .request(http::post(&format!("{}/api/v2/media", session.instance)).multipart(parts))?,
+    )?
+    .json()
 }
 
 fn extension(mime: &str) -> &str {
@@ -265,11 +296,13 @@ fn post_statuses(session: &api::Session, plan: &Plan) -> Result<PublishOutcome, 
         // Stable per target and thread position: a repeated request returns the status
         // already created instead of posting it twice.
         let key = format!("{}-{i}", plan.target_id);
-        let status: Status = api::check(session.request(
-            http::post(&format!("{}/api/v1/statuses", session.instance))
-                .header("Idempotency-Key", &key)
-                .json(&body),
-        )?)?
+        let status: Status = api::check(
+            session.request(
+                http::post(&format!("{}/api/v1/statuses", session.instance))
+                    .header("Idempotency-Key", &key)
+                    .json(&body),
+            )?,
+        )?
         .json()?;
         if i == 0 {
             first_url = status.url.clone();
@@ -277,7 +310,9 @@ fn post_statuses(session: &api::Session, plan: &Plan) -> Result<PublishOutcome, 
         ids.push(status.id);
     }
     let mut ids = ids.into_iter();
-    let first = ids.next().ok_or_else(|| PluginError::Permanent("nothing to post".into()))?;
+    let first = ids
+        .next()
+        .ok_or_else(|| PluginError::Permanent("nothing to post".into()))?;
     Ok(PublishOutcome::Published(PublishedPost {
         remote_id: first,
         url: first_url,
@@ -285,10 +320,13 @@ fn post_statuses(session: &api::Session, plan: &Plan) -> Result<PublishOutcome, 
     }))
 }
 
-plugboard_sdk::export_platform!(Mastodon, manifest = r#"
+plugboard_sdk::export_platform!(
+    Mastodon,
+    manifest = r#"
 name = "Mastodon"
 description = "Publish statuses with images, video and threads to any Mastodon instance."
 hosts = ["https://*", "http://127.0.0.1:*", "http://localhost:*"]
 secrets = ["client_id", "client_secret", "instance_url"]
 storage-quota = 1048576
-"#);
+"#
+);

@@ -51,9 +51,16 @@ impl InstanceLimits {
     /// The connected account's instance limits, when the call acts for an account.
     pub fn from_account() -> InstanceLimits {
         let d = InstanceLimits::default();
-        let get = |name: &str| secrets::account(name).ok().flatten().and_then(|v| v.parse::<u64>().ok());
+        let get = |name: &str| {
+            secrets::account(name)
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<u64>().ok())
+        };
         InstanceLimits {
-            max_characters: get("max_characters").map(|v| v as u32).unwrap_or(d.max_characters),
+            max_characters: get("max_characters")
+                .map(|v| v as u32)
+                .unwrap_or(d.max_characters),
             max_media: get("max_media").map(|v| v as u32).unwrap_or(d.max_media),
             url_length: get("url_length").map(|v| v as u32).unwrap_or(d.url_length),
             image_bytes: get("image_bytes").unwrap_or(d.image_bytes),
@@ -131,10 +138,26 @@ pub fn describe(l: &InstanceLimits) -> PlatformInfo {
             ),
         ],
         rate_limits: vec![
-            RateLimitRule { scope: RateScope::Account, counts: "requests".into(), limit: 300, window_secs: 300 },
-            RateLimitRule { scope: RateScope::Account, counts: "media-uploads".into(), limit: 30, window_secs: 1800 },
+            RateLimitRule {
+                scope: RateScope::Account,
+                counts: "requests".into(),
+                limit: 300,
+                window_secs: 300,
+            },
+            RateLimitRule {
+                scope: RateScope::Account,
+                counts: "media-uploads".into(),
+                limit: 30,
+                window_secs: 1800,
+            },
         ],
-        features: vec![Feature::Publish, Feature::CheckStatus, Feature::Reconcile, Feature::Delete, Feature::Revoke],
+        features: vec![
+            Feature::Publish,
+            Feature::CheckStatus,
+            Feature::Reconcile,
+            Feature::Delete,
+            Feature::Revoke,
+        ],
         status_poll_secs: 2,
     }
 }
@@ -148,24 +171,42 @@ pub fn check_options(post: &Post) -> Vec<Problem> {
             problems.push(Problem {
                 field: "options.visibility".into(),
                 code: "invalid-option".into(),
-                message: format!("Mastodon visibility is public, unlisted, private or direct, not '{v}'"),
+                message: format!(
+                    "Mastodon visibility is public, unlisted, private or direct, not '{v}'"
+                ),
             });
         }
     }
-    let all_media = post.media.iter().chain(post.thread.iter().flat_map(|t| t.media.iter()));
+    let all_media = post
+        .media
+        .iter()
+        .chain(post.thread.iter().flat_map(|t| t.media.iter()));
     for (i, m) in all_media.enumerate() {
-        let (allowed, cap) = if post.kind == "video" { (VIDEOS, l.video_bytes) } else { (IMAGES, l.image_bytes) };
+        let (allowed, cap) = if post.kind == "video" {
+            (VIDEOS, l.video_bytes)
+        } else {
+            (IMAGES, l.image_bytes)
+        };
         if !allowed.contains(&m.mime_type.as_str()) {
             problems.push(Problem {
                 field: format!("media[{i}]"),
                 code: "unsupported-media-type".into(),
-                message: format!("Mastodon '{}' posts take {}, not {}", post.kind, allowed.join(", "), m.mime_type),
+                message: format!(
+                    "Mastodon '{}' posts take {}, not {}",
+                    post.kind,
+                    allowed.join(", "),
+                    m.mime_type
+                ),
             });
         } else if m.size > cap {
             problems.push(Problem {
                 field: format!("media[{i}]"),
                 code: "media-too-large".into(),
-                message: format!("this file is {} MB; Mastodon accepts up to {} MB", m.size >> 20, cap >> 20),
+                message: format!(
+                    "this file is {} MB; Mastodon accepts up to {} MB",
+                    m.size >> 20,
+                    cap >> 20
+                ),
             });
         }
     }

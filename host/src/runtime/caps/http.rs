@@ -79,17 +79,21 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| policy.allows(a.ip()))
                 .collect();
-            let allowed: Vec<SocketAddr> =
-                addrs.iter().copied().filter(|a| policy.allows(a.ip())).collect();
             if allowed.is_empty() {
                 let ip = addrs
                     .first()
                     .map(|a| a.ip())
                     .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-                return Err(Box::new(AddressRefused { ip }) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(AddressRefused { ip }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -118,7 +122,15 @@ impl HttpService {
     }
 }
 
-const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"];
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+];
 const MAX_REDIRECTS: usize = 5;
 
 impl HostState {
@@ -162,7 +174,10 @@ impl HostState {
         ))
     }
 
-    async fn build_body(&mut self, body: &Body) -> Result<(Option<reqwest::Body>, Option<String>), HttpError> {
+    async fn build_body(
+        &mut self,
+        body: &Body,
+    ) -> Result<(Option<reqwest::Body>, Option<String>), HttpError> {
         Ok(match body {
             Body::Empty => (None, None),
             Body::Bytes(b) => (Some(reqwest::Body::from(b.clone())), None),
@@ -197,14 +212,17 @@ impl HostState {
                         p = p.file_name(f.clone());
                     }
                     if let Some(ct) = &part.content_type {
-                        p = p
-                            .mime_str(ct)
-                            .map_err(|e| HttpError::InvalidRequest(format!("content type {ct}: {e}")))?;
+                        p = p.mime_str(ct).map_err(|e| {
+                            HttpError::InvalidRequest(format!("content type {ct}: {e}"))
+                        })?;
                     }
                     form = form.part(part.name.clone(), p);
                 }
                 let ct = format!("multipart/form-data; boundary={}", form.boundary());
-                (Some(reqwest::Body::wrap_stream(form.into_stream())), Some(ct))
+                (
+                    Some(reqwest::Body::wrap_stream(form.into_stream())),
+                    Some(ct),
+                )
             }
         })
     }
@@ -231,12 +249,19 @@ impl HostState {
         );
         for name in req.headers.iter().map(|(n, _)| n.to_ascii_lowercase()) {
             if FORBIDDEN_HEADERS.contains(&name.as_str()) {
-                return Err(HttpError::InvalidRequest(format!("the `{name}` header is set by the host")));
+                return Err(HttpError::InvalidRequest(format!(
+                    "the `{name}` header is set by the host"
+                )));
             }
         }
         for _hop in 0..=MAX_REDIRECTS {
             self.check_target(&url)?;
-            let mut builder = self.services.http.client.request(method.clone(), url.clone()).timeout(timeout);
+            let mut builder = self
+                .services
+                .http
+                .client
+                .request(method.clone(), url.clone())
+                .timeout(timeout);
             for (n, v) in &req.headers {
                 builder = builder.header(n, v);
             }
@@ -249,7 +274,10 @@ impl HostState {
                     builder = builder.body(body);
                 }
             }
-            let resp = builder.send().await.map_err(|e| self.map_send_error(&url, e))?;
+            let resp = builder
+                .send()
+                .await
+                .map_err(|e| self.map_send_error(&url, e))?;
             let status = resp.status();
             if !req.follow_redirects || !status.is_redirection() {
                 return Ok(resp);
@@ -261,7 +289,9 @@ impl HostState {
                 .to_str()
                 .ok()
                 .and_then(|l| url.join(l).ok())
-                .ok_or_else(|| HttpError::Connection("redirect with an unreadable Location".into()))?;
+                .ok_or_else(|| {
+                    HttpError::Connection("redirect with an unreadable Location".into())
+                })?;
             // 303, and 301/302 after a POST, turn into a body-less GET, as browsers do.
             if status == reqwest::StatusCode::SEE_OTHER
                 || (method == reqwest::Method::POST && matches!(status.as_u16(), 301 | 302))
@@ -271,7 +301,9 @@ impl HostState {
             }
             url = location;
         }
-        Err(HttpError::Connection(format!("more than {MAX_REDIRECTS} redirects")))
+        Err(HttpError::Connection(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
     }
 
     fn map_send_error(&self, url: &url::Url, e: reqwest::Error) -> HttpError {
@@ -312,7 +344,11 @@ impl HostState {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -340,7 +376,12 @@ fn origin_of(url: &url::Url) -> String {
 fn headers_of(resp: &reqwest::Response) -> Vec<(String, String)> {
     resp.headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -363,9 +404,7 @@ struct ResponseChunks {
 }
 
 impl BodyChunks for ResponseChunks {
-    fn next_chunk(
-        &mut self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Vec<u8>>, String>> + Send + '_>> {
+    fn next_chunk(&mut self) -> plugboard_bindings::NextChunk<'_> {
         Box::pin(async move {
             match self.stream.next().await {
                 None => Ok(None),
@@ -428,7 +467,11 @@ impl wit::HostBodyStream for HostState {
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, HttpError>> {
         self.in_host(async |s| {
             let entry = s.table.get_mut(&stream)?;
-            Ok(entry.inner.next_chunk().await.map_err(HttpError::Connection))
+            Ok(entry
+                .inner
+                .next_chunk()
+                .await
+                .map_err(HttpError::Connection))
         })
         .await
     }
@@ -447,7 +490,19 @@ mod tests {
     #[test]
     fn internal_ranges_are_refused_by_default() {
         let p = IpPolicy::default();
-        for ip in ["127.0.0.1", "10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.20.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(!p.allows(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:2800:220:1::1"] {

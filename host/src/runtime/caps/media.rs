@@ -149,7 +149,9 @@ impl wit::Host for HostState {
             .in_host(async |_| services.media.blobs.put(&key, bytes).await)
             .await;
         if let Err(e) = stored {
-            return Ok(Err(MediaError::Failed(format!("storing the object: {e:#}"))));
+            return Ok(Err(MediaError::Failed(format!(
+                "storing the object: {e:#}"
+            ))));
         }
         let item = MediaItem {
             handle: id.clone(),

@@ -18,7 +18,8 @@ pub enum KvError {
 #[async_trait::async_trait]
 pub trait KvStore: Send + Sync {
     async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
-    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>, quota: u64) -> Result<(), KvError>;
+    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>, quota: u64)
+    -> Result<(), KvError>;
     async fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError>;
     async fn compare_and_swap(
         &self,
@@ -28,7 +29,13 @@ pub trait KvStore: Send + Sync {
         new: Vec<u8>,
         quota: u64,
     ) -> Result<bool, KvError>;
-    async fn increment(&self, plugin: &str, key: &str, delta: i64, quota: u64) -> Result<i64, KvError>;
+    async fn increment(
+        &self,
+        plugin: &str,
+        key: &str,
+        delta: i64,
+        quota: u64,
+    ) -> Result<i64, KvError>;
     async fn list_keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, KvError>;
 }
 
@@ -52,7 +59,10 @@ impl HostState {
 }
 
 impl wit::Host for HostState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, StorageError>> {
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, StorageError>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
@@ -61,7 +71,11 @@ impl wit::Host for HostState {
         Ok(r.map_err(|e| self.storage_error(e)))
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), StorageError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), StorageError>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
@@ -70,7 +84,9 @@ impl wit::Host for HostState {
             self.info.plugin.clone(),
             self.effective.storage_quota,
         );
-        let r = self.in_host(async |_| kv.set(&plugin, &key, value, quota).await).await;
+        let r = self
+            .in_host(async |_| kv.set(&plugin, &key, value, quota).await)
+            .await;
         Ok(r.map_err(|e| self.storage_error(e)))
     }
 
@@ -98,12 +114,19 @@ impl wit::Host for HostState {
             self.effective.storage_quota,
         );
         let r = self
-            .in_host(async |_| kv.compare_and_swap(&plugin, &key, expected, new, quota).await)
+            .in_host(async |_| {
+                kv.compare_and_swap(&plugin, &key, expected, new, quota)
+                    .await
+            })
             .await;
         Ok(r.map_err(|e| self.storage_error(e)))
     }
 
-    async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, StorageError>> {
+    async fn increment(
+        &mut self,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, StorageError>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
@@ -112,13 +135,20 @@ impl wit::Host for HostState {
             self.info.plugin.clone(),
             self.effective.storage_quota,
         );
-        let r = self.in_host(async |_| kv.increment(&plugin, &key, delta, quota).await).await;
+        let r = self
+            .in_host(async |_| kv.increment(&plugin, &key, delta, quota).await)
+            .await;
         Ok(r.map_err(|e| self.storage_error(e)))
     }
 
-    async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, StorageError>> {
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+    ) -> wasmtime::Result<Result<Vec<String>, StorageError>> {
         let (kv, plugin) = (self.services.storage.clone(), self.info.plugin.clone());
-        let r = self.in_host(async |_| kv.list_keys(&plugin, &prefix).await).await;
+        let r = self
+            .in_host(async |_| kv.list_keys(&plugin, &prefix).await)
+            .await;
         Ok(r.map_err(|e| self.storage_error(e)))
     }
 }
