@@ -55,6 +55,10 @@ pub struct Config {
     #[arg(long, env = "PLUGBOARD_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
 
+    /// Frontend origins allowed by CORS (comma-separated, e.g. `https://app.example.com`).
+    #[arg(long, env = "PLUGBOARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Log as JSON lines.
     #[arg(long, env = "PLUGBOARD_LOG_JSON")]
     pub log_json: bool,

@@ -183,3 +183,32 @@ pub async fn local_http() -> std::net::SocketAddr {
     });
     addr
 }
+
+/// A server running in this process on a fresh data folder, with its base URL.
+pub struct TestServer {
+    pub running: plugboard::server::Running,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn app(&self) -> &Arc<App> {
+        &self.running.app
+    }
+}
+
+/// Starts the real HTTP server in-process (SQLite, local storage) on a random port.
+pub async fn test_server() -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    test_server_with(dir, |_| {}).await
+}
+
+/// As [`test_server`], adjusting the configuration first.
+pub async fn test_server_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let mut config = test_config(dir.path());
+    adjust(&mut config);
+    let app = App::open(config).await.expect("opening the app");
+    let running = plugboard::server::start(app).await.expect("starting the server");
+    let base = format!("http://{}", running.addr);
+    TestServer { running, base, dir }
+}

@@ -13,6 +13,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use std::sync::Arc;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(get, upgrade, remove))
+        .routes(routes!(rollback))
+        .routes(routes!(grant))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (1 << 20)))
+}
 
 /// Largest component accepted (bytes).
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
@@ -34,7 +44,7 @@ pub fn check_operator(app: &App, headers: &HeaderMap) -> Result<(), Problem> {
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PluginView {
     pub id: String,
     pub version: String,
@@ -44,11 +54,13 @@ pub struct PluginView {
     pub contract: String,
     pub content_hash: String,
     pub requested: Requested,
+    #[schema(value_type = Object)]
     pub grants: Grants,
+    #[schema(value_type = Object)]
     pub limits: crate::runtime::limits::Limits,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Requested {
     pub hosts: Vec<String>,
     pub secrets: Vec<String>,
@@ -107,6 +119,7 @@ impl From<RegistryError> for Problem {
     }
 }
 
+#[utoipa::path(get, path = "/plugins", tag = "admin", summary = "List installed plugins", security(("bearer" = [])), responses((status = 200, body = Object), (status = 401, body = Problem)))]
 pub async fn list(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -122,6 +135,7 @@ pub async fn list(
     Ok(Json(serde_json::json!({ "plugins": all })))
 }
 
+#[utoipa::path(get, path = "/plugins/{id}", tag = "admin", summary = "A plugin with its version history", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn get(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -220,6 +234,7 @@ async fn change(
     Ok((status, Json(report)))
 }
 
+#[utoipa::path(post, path = "/plugins", tag = "admin", summary = "Install a plugin", description = "multipart/form-data: `component` (the .wasm file), optional `grants` (JSON) or `grant_requested=true`.", request_body(content_type = "multipart/form-data", content = Object), security(("bearer" = [])), responses((status = 201, body = Object), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn install(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -230,6 +245,7 @@ pub async fn install(
     change(&app, upload, InstallMode::Install).await
 }
 
+#[utoipa::path(put, path = "/plugins/{id}", tag = "admin", summary = "Upgrade a plugin to a new version", params(("id" = String, Path)), request_body(content_type = "multipart/form-data", content = Object), security(("bearer" = [])), responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn upgrade(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -248,6 +264,7 @@ pub async fn upgrade(
     change(&app, upload, InstallMode::Upgrade).await
 }
 
+#[utoipa::path(post, path = "/plugins/{id}/rollback", tag = "admin", summary = "Make the previous version active again", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Object), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn rollback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -257,6 +274,7 @@ pub async fn rollback(
     Ok(Json(app.runtime.registry.rollback(&id).await?))
 }
 
+#[utoipa::path(put, path = "/plugins/{id}/grants", tag = "admin", summary = "Replace a plugin's grants", params(("id" = String, Path)), request_body(content = Object, content_type = "application/json"), security(("bearer" = [])), responses((status = 200, body = Object), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn grant(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -273,6 +291,7 @@ pub async fn grant(
     Ok(Json(app.runtime.registry.grant(&id, grants).await?))
 }
 
+#[utoipa::path(delete, path = "/plugins/{id}", tag = "admin", summary = "Remove a plugin, its versions and storage", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
 pub async fn remove(
     State(app): State<Arc<App>>,
     headers: HeaderMap,

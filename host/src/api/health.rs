@@ -6,12 +6,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::sync::Arc;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers; reports the active plugins.
+/// Readiness: the database answers; lists the active plugin versions.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "ready", body = Object),
+    (status = 503, description = "database unreachable", body = Object)))]
 pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
     let db_ok: Result<i32, sqlx::Error> = on_db!(&app.db, |p| sqlx::query_scalar("SELECT 1")
         .fetch_one(p)

@@ -1,40 +1,105 @@
-//! The HTTP API (axum). Admin routes are under `/api/v1/admin`.
+//! The HTTP API (axum) under `/api/v1`, described by an OpenAPI document generated from
+//! the handlers (`/api/openapi.json`, browsable offline at `/api/docs`).
 
 pub mod admin_plugins;
+pub mod caller;
 pub mod health;
+pub mod json;
+pub mod metrics;
 pub mod problem;
 pub mod public_media;
 
 use crate::app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
 use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+/// Largest JSON body accepted by ordinary endpoints; uploads have their own limits.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Plugboard",
+        description = "Social publishing with sandboxed WebAssembly platform and AI plugins. Errors are application/problem+json.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(problem::Problem)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// All documented routes, with their OpenAPI description.
+pub fn api() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .nest("/api/v1/admin", admin_plugins::routes())
+}
+
+/// The OpenAPI document of this server.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
 
 pub fn router(app: Arc<App>) -> Router {
-    let admin = Router::new()
-        .route(
-            "/plugins",
-            get(admin_plugins::list).post(admin_plugins::install),
-        )
-        .route(
-            "/plugins/{id}",
-            get(admin_plugins::get)
-                .put(admin_plugins::upgrade)
-                .delete(admin_plugins::remove),
-        )
-        .route("/plugins/{id}/rollback", post(admin_plugins::rollback))
-        .route("/plugins/{id}/grants", put(admin_plugins::grant))
-        .layer(DefaultBodyLimit::max(
-            admin_plugins::MAX_COMPONENT_BYTES + (1 << 20),
-        ));
+    let (api, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .merge(api)
         .route("/media/public/{*key}", get(public_media::serve))
-        .nest("/api/v1/admin", admin)
-        .fallback(|| async {
-            problem::Problem::not_found("no such route; the API is under /api/v1")
-        })
+        .route("/metrics", get(metrics::render))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/api/docs",
+            get(|| async { Html(include_str!("docs.html")) }),
+        )
+        .fallback(|| async { problem::Problem::not_found("no such route; the API is under /api/v1 (see /api/docs)") })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(cors(&app.config.cors_origins))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(app)
+}
+
+/// CORS for the configured frontend origins (none: same-origin only).
+fn cors(origins: &[String]) -> CorsLayer {
+    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::HeaderName::from_static("tus-resumable"), header::HeaderName::from_static("upload-offset"), header::HeaderName::from_static("upload-length"), header::HeaderName::from_static("upload-metadata")])
+        .expose_headers([header::ETAG, header::LOCATION, header::HeaderName::from_static("x-request-id"), header::HeaderName::from_static("upload-offset")])
+}
+
+/// Used by handlers that answer with no body.
+pub fn no_content() -> impl IntoResponse {
+    axum::http::StatusCode::NO_CONTENT
 }

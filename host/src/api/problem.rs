@@ -4,7 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+/// An error (RFC 9457 problem details).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -12,6 +13,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
     pub errors: Vec<serde_json::Value>,
 }
 
@@ -56,5 +58,33 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         resp
+    }
+}
+
+impl From<anyhow::Error> for Problem {
+    fn from(e: anyhow::Error) -> Problem {
+        Problem::internal(&e)
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(e: sqlx::Error) -> Problem {
+        Problem::internal(&e.into())
+    }
+}
+
+impl Problem {
+    /// Adds per-field details (e.g. validation problems).
+    pub fn with_errors(mut self, errors: Vec<serde_json::Value>) -> Problem {
+        self.errors = errors;
+        self
+    }
+
+    pub fn conflict(kind: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, kind, detail)
+    }
+
+    pub fn unprocessable(kind: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, kind, detail)
     }
 }

@@ -247,7 +247,16 @@ impl Prepared {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         // The future (and its borrow of the store) is gone once `timeout` returns, so the
         // store can be inspected to tell which limit a trap came from.
+        let started = Instant::now();
         let out = tokio::time::timeout(remaining, call(&mut self.store)).await;
+        let outcome = match &out {
+            Err(_) => "timeout",
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "trap",
+        };
+        let (plugin, function) = (self.plugin.manifest.id.clone(), self.function);
+        metrics::counter!("plugboard_plugin_calls_total", "plugin" => plugin.clone(), "function" => function, "outcome" => outcome).increment(1);
+        metrics::histogram!("plugboard_plugin_call_seconds", "plugin" => plugin, "function" => function).record(started.elapsed().as_secs_f64());
         let dropped = self.store.data().counters.log_dropped;
         if dropped > 0 {
             let info = &self.store.data().info;

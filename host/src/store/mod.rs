@@ -1,6 +1,7 @@
 //! Database access: SQLite (default, embedded) or PostgreSQL (several nodes). One thin
 //! layer over two dialects — no `sqlx::Any`, which cannot decode our types.
 
+pub mod activity;
 pub mod plugin_kv;
 pub mod plugins;
 
