@@ -9,8 +9,9 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# System packages: a C toolchain and pkg-config for -sys crates.
-packages=(pkg-config build-essential curl ca-certificates)
+# System packages: a C toolchain and pkg-config for -sys crates; FFmpeg (ffprobe) probes
+# uploaded media.
+packages=(pkg-config build-essential curl ca-certificates ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The database tests run on SQLite and on a real PostgreSQL started here.
+PLUGBOARD_TEST_PG="$(scripts/pg.sh)"
+export PLUGBOARD_TEST_PG
 cargo test --workspace --quiet -- --test-threads 2 "$@"

@@ -206,9 +206,42 @@ pub async fn test_server() -> TestServer {
 /// As [`test_server`], adjusting the configuration first.
 pub async fn test_server_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = test_config(dir.path());
+    // The public URL (OAuth callbacks, signed media URLs) must name the real port, so the
+    // port is chosen before the app is built.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    config.listen = format!("127.0.0.1:{port}").parse().expect("address");
     adjust(&mut config);
     let app = App::open(config).await.expect("opening the app");
     let running = plugboard::server::start(app).await.expect("starting the server");
     let base = format!("http://{}", running.addr);
     TestServer { running, base, dir }
+}
+
+/// A fresh, empty PostgreSQL database on the test server started by `scripts/pg.sh`
+/// (`PLUGBOARD_TEST_PG` is its admin URL), returned as a connection URL.
+pub async fn pg_database() -> String {
+    let admin = std::env::var("PLUGBOARD_TEST_PG").expect(
+        "PLUGBOARD_TEST_PG is not set: run the suite with scripts/test.sh, which starts PostgreSQL",
+    );
+    let name = format!("plugboard_test_{}", uuid_like());
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connecting to the test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
