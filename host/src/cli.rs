@@ -46,6 +46,15 @@ pub enum Command {
 pub enum PluginCommand {
     /// Show a component file's manifest, contract, requested grants, imports and exports.
     Inspect { file: PathBuf },
+    /// Add a manifest (TOML: id, version, contract, world, hosts, secrets, storage-quota)
+    /// to a component built without the SDK, e.g. with componentize-py.
+    Package {
+        component: PathBuf,
+        #[arg(long)]
+        manifest: PathBuf,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// List installed plugins with their active version and grants.
     List {
         #[command(flatten)]
@@ -187,6 +196,17 @@ fn print(value: &impl serde::Serialize) -> Result<()> {
 pub async fn run_plugin_command(cmd: PluginCommand) -> Result<()> {
     match cmd {
         PluginCommand::Inspect { file } => inspect(&file),
+        PluginCommand::Package {
+            component,
+            manifest,
+            output,
+        } => {
+            let bytes = std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
+            let toml = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+            let packaged = Manifest::embed(&bytes, &toml)?;
+            std::fs::write(&output, &packaged).with_context(|| format!("writing {}", output.display()))?;
+            inspect(&output)
+        }
         PluginCommand::List { target } => {
             if target.offline {
                 let app = offline_app(&target).await?;

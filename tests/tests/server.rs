@@ -365,3 +365,33 @@ async fn watch_mode_reloads_changed_plugins() {
     }
     assert_ne!(now, first, "the changed file was not reloaded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_from_other_toolchains_get_a_manifest_with_package() {
+    let dir = tempfile::tempdir().unwrap();
+    // A component with no manifest section, as componentize-py or another toolchain makes.
+    let bare = patch(&fixture("peer"), "plugboard:manifest", "plugboard:manifesX");
+    let bare_path = dir.path().join("bare.wasm");
+    std::fs::write(&bare_path, bare).unwrap();
+    let (ok, _, out) = cli(dir.path(), &["plugin", "install", bare_path.to_str().unwrap(), "--offline"]);
+    assert!(!ok && out.contains("no `plugboard:manifest` custom section"), "{out}");
+
+    let toml = dir.path().join("plugboard.toml");
+    std::fs::write(&toml, "id = \"other-toolchain\"\nversion = \"1.0.0\"\ncontract = \"0.1.0\"\nworld = \"platform\"\nstorage-quota = 100\n").unwrap();
+    let packaged = dir.path().join("packaged.wasm");
+    let (ok, info, out) = cli(
+        dir.path(),
+        &["plugin", "package", bare_path.to_str().unwrap(), "--manifest", toml.to_str().unwrap(), "-o", packaged.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(info["manifest"]["id"], "other-toolchain");
+    let (ok, report, out) = cli(dir.path(), &["plugin", "install", packaged.to_str().unwrap(), "--grant-requested", "--offline"]);
+    assert!(ok, "{out}");
+    assert_eq!(report["version"], "1.0.0");
+    // Packaging twice is refused.
+    let (ok, _, out) = cli(
+        dir.path(),
+        &["plugin", "package", packaged.to_str().unwrap(), "--manifest", toml.to_str().unwrap(), "-o", packaged.to_str().unwrap()],
+    );
+    assert!(!ok && out.contains("already carries a manifest"), "{out}");
+}

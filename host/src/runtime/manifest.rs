@@ -99,6 +99,43 @@ impl Manifest {
         Manifest::parse(text)
     }
 
+    /// Appends a `plugboard:manifest` custom section to a component built without the SDK
+    /// (any language): custom sections may stand anywhere in a component binary. Refuses a
+    /// component that already has one, and a manifest that does not parse.
+    pub fn embed(component: &[u8], manifest_toml: &str) -> Result<Vec<u8>, ManifestError> {
+        Manifest::parse(manifest_toml)?;
+        match Manifest::from_component(component) {
+            Err(ManifestError::Missing) => {}
+            Err(e) => return Err(e),
+            Ok(m) => {
+                return Err(ManifestError::Invalid(format!(
+                    "the component already carries a manifest (plugin `{}` {})",
+                    m.id, m.version
+                )));
+            }
+        }
+        fn leb128(mut n: usize, out: &mut Vec<u8>) {
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+        }
+        let mut payload = Vec::new();
+        leb128(SECTION.len(), &mut payload);
+        payload.extend_from_slice(SECTION.as_bytes());
+        payload.extend_from_slice(manifest_toml.as_bytes());
+        let mut out = component.to_vec();
+        out.push(0); // custom section id
+        leb128(payload.len(), &mut out);
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Invalid(e.to_string()))?;
