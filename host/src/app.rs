@@ -2,7 +2,7 @@
 
 use crate::blobs::Blobs;
 use crate::config::Config;
-use crate::crypto::{keyfile, signed_url::UrlSigner};
+use crate::crypto::{credentials::CredentialCipher, keyfile, signed_url::UrlSigner};
 use crate::runtime::caps::{
     Services,
     http::{HttpService, IpPolicy},
@@ -23,8 +23,16 @@ pub struct App {
     pub db: Db,
     pub blobs: Blobs,
     pub signer: UrlSigner,
+    /// Encrypts app settings, account credentials and OAuth states at rest.
+    pub cipher: CredentialCipher,
     pub runtime: Arc<Runtime>,
     pub admin_token: String,
+    /// Status changes for server-sent events.
+    pub events: crate::events::Events,
+    /// Wakes this node's job workers when work is enqueued.
+    pub jobs_waker: Arc<crate::jobs::Waker>,
+    /// The host's own outbound HTTP (webhook deliveries), with the plugins' address policy.
+    pub outbound: HttpService,
 }
 
 impl App {
@@ -43,6 +51,7 @@ impl App {
             keyfile::load_or_create(&config.data_dir.join("keys/url-signing.key"))?,
             &config.public_url(),
         )?;
+        let cipher = CredentialCipher::load(&config.data_dir, config.credentials_key.as_ref())?;
         let admin_token = match &config.admin_token {
             Some(t) => t.clone(),
             None => admin_token_file(&config.data_dir)?,
@@ -69,6 +78,7 @@ impl App {
             db.clone(),
             services,
         )?;
+        let config_ranges = config.http_allow_ranges.clone();
         let restored = runtime.registry.restore().await?;
         if !restored.is_empty() {
             tracing::info!(plugins = ?restored, "restored active plugin versions");
@@ -78,8 +88,14 @@ impl App {
             db,
             blobs,
             signer,
+            cipher,
             runtime: Arc::new(runtime),
             admin_token,
+            events: crate::events::Events::default(),
+            jobs_waker: Arc::new(crate::jobs::Waker::default()),
+            outbound: HttpService::new(IpPolicy {
+                allowed: config_ranges,
+            })?,
         }))
     }
 

@@ -1,5 +1,6 @@
-//! The `plugboard` command line: `serve`, `migrate`, and the operator's `plugin …` commands
-//! (through the admin API of a running server, or `--offline` on the data folder).
+//! The `plugboard` command line: `serve`, `migrate`, the operator's `plugin …` commands
+//! (through the admin API of a running server, or `--offline` on the data folder) and
+//! `keys rotate`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -40,6 +41,52 @@ pub enum Command {
     /// Manage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Manage the key that encrypts stored credentials.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key primary and re-encrypt every stored credential with it, in one
+    /// transaction (stop the server first). Old key files are kept.
+    Rotate {
+        #[command(flatten)]
+        config: Config,
+        /// The new key when the current one comes from PLUGBOARD_CREDENTIALS_KEY (64 hex
+        /// characters); with key files the new key is generated.
+        #[arg(long, env = "PLUGBOARD_NEW_CREDENTIALS_KEY", hide_env_values = true)]
+        new_key: Option<crate::crypto::credentials::KeyHex>,
+    },
+}
+
+pub async fn run_keys_command(cmd: KeysCommand) -> Result<()> {
+    match cmd {
+        KeysCommand::Rotate { config, new_key } => {
+            let db = crate::store::Db::connect(&config.database_url()).await?;
+            db.migrate().await.context("running database migrations")?;
+            let cipher = crate::crypto::credentials::CredentialCipher::load(
+                &config.data_dir,
+                config.credentials_key.as_ref(),
+            )?;
+            let r = crate::accounts::keys::rotate(&db, &cipher, new_key.as_ref()).await?;
+            println!(
+                "re-encrypted {} app(s), {} account(s) and {} pending authorization(s) with credentials key `{}` (was `{}`)",
+                r.apps, r.accounts, r.oauth_states, r.new_key_id, r.previous_key_id
+            );
+            match &r.key_file {
+                Some(file) => println!(
+                    "the new key is {}; the old key files are kept in {} (backups made before now need them): back the folder up again",
+                    file.display(),
+                    crate::crypto::credentials::key_dir(&config.data_dir).display()
+                ),
+                None => println!(
+                    "set PLUGBOARD_CREDENTIALS_KEY to the new key before starting the server; the old key is no longer used"
+                ),
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,10 +248,13 @@ pub async fn run_plugin_command(cmd: PluginCommand) -> Result<()> {
             manifest,
             output,
         } => {
-            let bytes = std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
-            let toml = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("reading {}", component.display()))?;
+            let toml = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("reading {}", manifest.display()))?;
             let packaged = Manifest::embed(&bytes, &toml)?;
-            std::fs::write(&output, &packaged).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, &packaged)
+                .with_context(|| format!("writing {}", output.display()))?;
             inspect(&output)
         }
         PluginCommand::List { target } => {

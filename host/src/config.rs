@@ -28,6 +28,11 @@ pub struct Config {
     #[arg(long, env = "PLUGBOARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// Key that encrypts stored credentials (64 hex characters); default: key files in
+    /// DATA_DIR/keys/credentials, generated on first start.
+    #[arg(long, env = "PLUGBOARD_CREDENTIALS_KEY", hide_env_values = true)]
+    pub credentials_key: Option<crate::crypto::credentials::KeyHex>,
+
     /// Folder of first-party plugin components installed on first start.
     #[arg(
         long,
@@ -58,6 +63,10 @@ pub struct Config {
     /// Frontend origins allowed by CORS (comma-separated, e.g. `https://app.example.com`).
     #[arg(long, env = "PLUGBOARD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Largest media file accepted by an upload, in bytes (direct or resumable).
+    #[arg(long, env = "PLUGBOARD_MAX_UPLOAD_BYTES", default_value_t = 5 << 30)]
+    pub max_upload_bytes: u64,
 
     /// Log as JSON lines.
     #[arg(long, env = "PLUGBOARD_LOG_JSON")]

@@ -53,5 +53,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(cmd) => plugboard::cli::run_plugin_command(cmd).await,
+        Command::Keys(cmd) => plugboard::cli::run_keys_command(cmd).await,
     }
 }

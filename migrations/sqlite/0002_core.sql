@@ -22,6 +22,15 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions(user_id);
 
+-- Refresh tokens already exchanged (they rotate on every use). One presented again was
+-- copied by someone: the whole session is revoked.
+CREATE TABLE spent_refresh_tokens (
+    hash TEXT PRIMARY KEY NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    spent_at TEXT NOT NULL
+);
+CREATE INDEX spent_refresh_tokens_session ON spent_refresh_tokens(session_id);
+
 -- Personal API keys: shown once, stored hashed, scoped, revocable.
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY NOT NULL,

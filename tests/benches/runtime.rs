@@ -1,21 +1,26 @@
-//! Plugin runtime benchmark ("Foundation" item 9); figures go to `docs/benchmarks.md`.
+//! Plugin runtime benchmark ("Foundation" item 9); the figures are in `docs/benchmarks.md`.
 //!
-//! `cargo bench -p plugboard-e2e --bench runtime` runs everything and prints tables:
+//! `cargo bench -p plugboard-e2e --bench runtime` runs everything and prints Markdown
+//! tables:
 //!
-//! 1. `latency`: fresh store + instantiate + trivial export, sequential, split into the
-//!    host's call setup (`Runtime::platform`) and the export call + store drop; plus bare
-//!    wasmtime (`Store::new` + `instantiate_async` of the same component, imports stubbed)
-//!    for the instantiate part alone.
-//! 2. `imports`: a host-import round trip (`secret`, in-memory) against the same export
-//!    without it (`ok`), and the per-import cost of an export making 100,000 `log` calls.
+//! 1. `latency`: fresh store + instantiate + trivial export (`describe` of the `hostile`
+//!    fixture), sequential, split into the host's call setup (`Runtime::platform`) and the
+//!    export call + store drop; then bare wasmtime (`Store::new` + `instantiate_async` of
+//!    the same component on an engine from the host's `engine::build`, imports stubbed) for
+//!    the instantiate part alone.
+//! 2. `imports`: a host-import round trip (`secret`, an in-memory lookup) against the same
+//!    export without it (`ok`), and the per-import cost of an export making 100,000 `log`
+//!    calls.
 //! 3. `burst`: 1,000 and 10,000 concurrent `publish` calls whose plugin GETs a 200 ms
-//!    endpoint, against the same requests made with plain reqwest. Every burst runs in a
-//!    child process (clean RSS and CPU accounting) and the slow server in another one, so
-//!    neither the server's CPU nor its memory is counted.
+//!    endpoint, against the same requests made with plain reqwest from tokio tasks; then
+//!    10,000 of each held long enough (`--hold`) that all of them wait at once. Every burst
+//!    runs in a child process of its own (clean RSS and CPU accounting), the slow server in
+//!    another one, so neither the server's CPU nor its memory is counted.
 //!
-//! Options (after `--`): `--only latency|imports|burst`, `--sizes 1000,10000`,
-//! `--repeat K` (bursts per configuration), `--rounds R` (bursts per child process; the
-//! first finds the pooling allocator's slots cold, later ones warm), `--delay MS`.
+//! Options (after `--`): `--only latency|imports|burst`, `--sizes 1000,10000`, `--delay MS`
+//! (200), `--hold MS` (6000; 0 skips it), `--modes wasm,plain`, `--repeat K` (child processes per configuration),
+//! `--rounds R` (bursts per child process: the first finds the pooling allocator's slots
+//! cold, later ones warm).
 
 use plugboard::app::App;
 use plugboard::runtime::grants::Grants;
@@ -37,6 +42,8 @@ type Res<T> = anyhow::Result<T>;
 const WARMUP: usize = 1_000;
 const SAMPLES: usize = 10_000;
 const LOG_FLOOD_IMPORTS: f64 = 100_000.0;
+/// Pool size of the burst processes: every call of the largest burst must fit at once.
+const BURST_POOL: u32 = 10_000;
 
 fn main() -> Res<()> {
     // `cargo bench` passes `--bench` to harness-less benches.
@@ -55,18 +62,22 @@ fn main() -> Res<()> {
 struct Options {
     only: Option<String>,
     sizes: Vec<usize>,
+    delay_ms: u64,
+    hold_ms: u64,
+    modes: Vec<String>,
     repeat: usize,
     rounds: usize,
-    delay_ms: u64,
 }
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut o = Options {
         only: None,
         sizes: vec![1_000, 10_000],
+        delay_ms: 200,
+        hold_ms: 6_000,
+        modes: vec!["wasm".into(), "plain".into()],
         repeat: 1,
         rounds: 2,
-        delay_ms: 200,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -83,9 +94,11 @@ fn parse_options(args: &[String]) -> Res<Options> {
                     .map(str::parse)
                     .collect::<Result<_, _>>()?
             }
+            "--delay" => o.delay_ms = value()?.parse()?,
+            "--hold" => o.hold_ms = value()?.parse()?,
+            "--modes" => o.modes = value()?.split(',').map(String::from).collect(),
             "--repeat" => o.repeat = value()?.parse()?,
             "--rounds" => o.rounds = value()?.parse()?,
-            "--delay" => o.delay_ms = value()?.parse()?,
             other => anyhow::bail!("unknown option {other}"),
         }
     }
@@ -223,17 +236,18 @@ async fn latency(app: Arc<App>) -> Res<()> {
     );
     dist_row("whole call", &mut total);
     println!(
-        "whole loop: {:.1} µs/call wall, {:.1} µs/call CPU, {:.2} minor faults/call",
+        "whole loop: {:.1} µs/call wall, {:.1} µs/call CPU ({:.1} sys), {:.2} minor faults/call",
         micros(wall) / SAMPLES as f64,
         u.cpu_us() / SAMPLES as f64,
+        u.stime_us as f64 / SAMPLES as f64,
         u.minflt as f64 / SAMPLES as f64
     );
     Ok(())
 }
 
-/// The same component instantiated by bare wasmtime, on an engine built by the host's own
+/// The same component instantiated by bare wasmtime on an engine built by the host's own
 /// `engine::build`: no host state, imports stubbed as traps. This is the instantiate part
-/// alone, measured without touching the runtime's API.
+/// alone, measured without a timing API in the runtime.
 async fn bare_wasmtime(bytes: Vec<u8>) -> Res<()> {
     use wasmtime::Store;
     use wasmtime::component::{Component, Linker};
@@ -247,7 +261,11 @@ async fn bare_wasmtime(bytes: Vec<u8>) -> Res<()> {
         .instantiate_pre(&component)
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let (mut new, mut inst, mut drop_) = (Vec::new(), Vec::new(), Vec::new());
+    let mut u0 = Usage::now();
     for i in 0..WARMUP + SAMPLES {
+        if i == WARMUP {
+            u0 = Usage::now();
+        }
         let t0 = Instant::now();
         let mut store = Store::new(&engine, ());
         // The engine has epoch interruption on and no ticker here: never expire.
@@ -267,6 +285,7 @@ async fn bare_wasmtime(bytes: Vec<u8>) -> Res<()> {
             drop_.push(t3 - t2);
         }
     }
+    let u = Usage::now().since(&u0);
     println!(
         "\nbare wasmtime, same engine config and component ({SAMPLES} after {WARMUP} warm-up):"
     );
@@ -277,6 +296,10 @@ async fn bare_wasmtime(bytes: Vec<u8>) -> Res<()> {
         &mut inst,
     );
     dist_row("drop(Store) (instance back to the pool)", &mut drop_);
+    println!(
+        "{:.2} minor faults per instantiate + drop",
+        u.minflt as f64 / SAMPLES as f64
+    );
     Ok(())
 }
 
@@ -290,37 +313,47 @@ async fn imports(app: Arc<App>) -> Res<()> {
         app_secrets: HashMap::from([("declared_secret".into(), "s3cret".into())]),
         ..Default::default()
     };
-    let timed = async |text: &str| -> Res<Duration> {
+    // Times one call; rusage is read outside the timed part and summed into `faults`.
+    let timed = async |text: &str, faults: &mut i64| -> Res<Duration> {
+        let u0 = Usage::now();
         let t = Instant::now();
         std::hint::black_box(publish(&app, text, ctx()).await?);
-        Ok(t.elapsed())
+        let d = t.elapsed();
+        *faults += Usage::now().since(&u0).minflt;
+        Ok(d)
     };
     anyhow::ensure!(publish(&app, "secret declared_secret", ctx()).await? == "secret 6 bytes");
+    let mut ignored = 0;
     for _ in 0..WARMUP {
-        timed("ok").await?;
-        timed("secret declared_secret").await?;
+        timed("ok", &mut ignored).await?;
+        timed("secret declared_secret", &mut ignored).await?;
     }
     // Interleaved, so drift (frequency, other load) hits both alike.
-    let (mut ok, mut secret) = (Vec::new(), Vec::new());
+    let (mut ok, mut secret, mut ok_faults, mut secret_faults) = (Vec::new(), Vec::new(), 0, 0);
     for _ in 0..SAMPLES {
-        ok.push(timed("ok").await?);
-        secret.push(timed("secret declared_secret").await?);
+        ok.push(timed("ok", &mut ok_faults).await?);
+        secret.push(timed("secret declared_secret", &mut secret_faults).await?);
     }
     println!("\n## 2. host-import round trip ({SAMPLES} calls each, interleaved)");
     header(&["call", "p50 µs", "p99 µs", "mean µs"]);
     let (ok50, _, ok_mean) = dist_row("publish `ok` (no import)", &mut ok);
     let (s50, _, s_mean) = dist_row("publish `secret declared_secret` (1 import)", &mut secret);
     println!(
-        "marginal cost of one `secrets.app` import: {:.2} µs (p50 difference), {:.2} µs (mean difference)",
+        "minor faults/call: `ok` {:.2}, `secret` {:.2}",
+        ok_faults as f64 / SAMPLES as f64,
+        secret_faults as f64 / SAMPLES as f64
+    );
+    println!(
+        "`secret` minus `ok` (the import plus the guest code around it): {:.2} µs p50, {:.2} µs mean",
         s50 - ok50,
         s_mean - ok_mean
     );
 
     // 100,000 `log` imports in one export; past the per-call budget (200 lines) the host
-    // only counts them, so this is mostly the round trip plus the guest's own `format!`.
+    // only counts them, so this is the round trip plus the guest's own `format!`.
     let mut flood = Vec::new();
     for i in 0..23 {
-        let d = timed("log-flood").await?;
+        let d = timed("log-flood", &mut ignored).await?;
         if i >= 3 {
             flood.push(d);
         }
@@ -330,7 +363,7 @@ async fn imports(app: Arc<App>) -> Res<()> {
         &mut flood,
     );
     println!(
-        "per `log` import (incl. the guest formatting a ~115-byte line): {:.3} µs",
+        "per `log` import, guest formatting a ~115-byte line included: {:.3} µs",
         (f50 - ok50) / LOG_FLOOD_IMPORTS
     );
     Ok(())
@@ -339,35 +372,58 @@ async fn imports(app: Arc<App>) -> Res<()> {
 // ---------------------------------------------------------------------------------------
 // 3. Bursts of concurrent calls waiting on a slow server.
 
+/// One round of one child process, as printed.
+struct RoundFigures {
+    calls: usize,
+    delay_ms: u64,
+    mode: &'static str,
+    round: usize,
+    cpu_us: f64,
+    sys_us: f64,
+    minflt: f64,
+    peak_kib_per_call: f64,
+}
+
 fn bursts(o: &Options, hostile: &Path) -> Res<()> {
     let exe = std::env::current_exe()?;
+    let mut scenarios: Vec<(usize, u64)> = o.sizes.iter().map(|&n| (n, o.delay_ms)).collect();
+    if o.hold_ms > 0
+        && let Some(&max) = o.sizes.iter().max()
+    {
+        scenarios.push((max, o.hold_ms));
+    }
     println!(
-        "\n## 3. concurrent calls, each one GET of a {} ms endpoint ({} round(s) per process; round 1 = cold pool)",
-        o.delay_ms, o.rounds
+        "\n## 3. concurrent calls, each one GET of a slow local endpoint ({} round(s) per process, round 1 = cold pool; pool sized for {BURST_POOL} calls)",
+        o.rounds
     );
     header(&[
         "mode",
         "calls",
+        "delay ms",
         "round",
         "errors",
-        "max in flight (server)",
-        "max in flight (runtime)",
+        "max in flight: server / runtime",
         "wall ms",
-        "call p50 ms",
-        "call p99 ms",
-        "CPU µs/call",
+        "call p50 / p99 ms",
+        "CPU µs/call (sys)",
         "minflt/call",
-        "RSS before MiB",
-        "peak RSS MiB",
+        "RSS before → peak → after MiB",
         "peak−before KiB/call",
     ]);
-    let mut summary: Vec<(usize, String, usize, f64, f64, f64)> = Vec::new();
-    for &n in &o.sizes {
+    let mut figures: Vec<RoundFigures> = Vec::new();
+    for &(n, delay) in &scenarios {
         for mode in ["wasm", "plain"] {
+            if !o.modes.iter().any(|m| m == mode) {
+                continue;
+            }
             for _ in 0..o.repeat {
-                let result = run_burst_child(&exe, hostile, mode, n, o)?;
-                let rss_before = result["rss_before_kib"].as_f64().unwrap_or(0.0);
-                let peak = result["peak_rss_kib"].as_f64().unwrap_or(0.0);
+                let result = run_burst_child(&exe, hostile, mode, n, delay, o.rounds)?;
+                let kib = |k: &str| result[k].as_f64().unwrap_or(f64::NAN);
+                let (before, peak, after) = (
+                    kib("rss_before_kib"),
+                    kib("peak_rss_kib"),
+                    kib("rss_after_kib"),
+                );
                 for (i, r) in result["rounds"]
                     .as_array()
                     .into_iter()
@@ -375,62 +431,70 @@ fn bursts(o: &Options, hostile: &Path) -> Res<()> {
                     .enumerate()
                 {
                     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+                    let runtime_max = r["max_in_flight_runtime"]
+                        .as_u64()
+                        .map_or("-".into(), |v| v.to_string());
                     println!(
-                        "| {mode} | {n} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                        "| {mode} | {n} | {delay} | {} | {} | {} / {runtime_max} | {:.0} | {:.0} / {:.0} | {:.0} ({:.0}) | {:.1} | {:.0} → {:.0} → {:.0} | {:.1} |",
                         i + 1,
                         f("errors"),
                         f("max_in_flight_server"),
-                        r["max_in_flight_runtime"]
-                            .as_f64()
-                            .map_or("-".into(), |v| format!("{v}")),
                         f("wall_ms"),
                         f("p50_ms"),
                         f("p99_ms"),
                         f("cpu_us_per_call"),
+                        f("sys_us_per_call"),
                         f("minflt_per_call"),
-                        rss_before / 1024.0,
+                        before / 1024.0,
                         peak / 1024.0,
-                        (peak - rss_before) / n as f64,
+                        after / 1024.0,
+                        (peak - before) / n as f64,
                     );
-                    summary.push((
-                        n,
-                        mode.to_string(),
-                        i + 1,
-                        f("cpu_us_per_call"),
-                        f("minflt_per_call"),
-                        (peak - rss_before) / n as f64,
-                    ));
+                    figures.push(RoundFigures {
+                        calls: n,
+                        delay_ms: delay,
+                        mode,
+                        round: i + 1,
+                        cpu_us: f("cpu_us_per_call"),
+                        sys_us: f("sys_us_per_call"),
+                        minflt: f("minflt_per_call"),
+                        peak_kib_per_call: (peak - before) / n as f64,
+                    });
                 }
             }
         }
     }
-    println!("\nwasm overhead over plain reqwest (means over repeats):");
+    println!(
+        "\nwasm minus plain reqwest, per call (means over repeats; peak RSS is per process, so the same for every round):"
+    );
     header(&[
         "calls",
+        "delay ms",
         "round",
-        "CPU µs/call",
-        "minflt/call",
-        "RSS KiB/call",
+        "CPU µs",
+        "of which sys µs",
+        "minor faults",
+        "peak RSS KiB",
     ]);
-    let mean = |n: usize,
-                mode: &str,
-                round: usize,
-                pick: fn(&(usize, String, usize, f64, f64, f64)) -> f64| {
-        let v: Vec<f64> = summary
-            .iter()
-            .filter(|s| s.0 == n && s.1 == mode && s.2 == round)
-            .map(pick)
-            .collect();
-        v.iter().sum::<f64>() / v.len() as f64
-    };
-    for &n in &o.sizes {
+    for &(n, delay) in &scenarios {
         for round in 1..=o.rounds {
+            let mean = |mode: &str, pick: fn(&RoundFigures) -> f64| {
+                let v: Vec<f64> = figures
+                    .iter()
+                    .filter(|f| {
+                        f.calls == n && f.delay_ms == delay && f.mode == mode && f.round == round
+                    })
+                    .map(pick)
+                    .collect();
+                v.iter().sum::<f64>() / v.len() as f64
+            };
+            let diff = |pick: fn(&RoundFigures) -> f64| mean("wasm", pick) - mean("plain", pick);
             println!(
-                "| {n} | {round} | {:.1} | {:.1} | {:.1} |",
-                mean(n, "wasm", round, |s| s.3) - mean(n, "plain", round, |s| s.3),
-                mean(n, "wasm", round, |s| s.4) - mean(n, "plain", round, |s| s.4),
-                // Peak RSS is per process, not per round.
-                mean(n, "wasm", 1, |s| s.5) - mean(n, "plain", 1, |s| s.5),
+                "| {n} | {delay} | {round} | {:.0} | {:.0} | {:.1} | {:.1} |",
+                diff(|f| f.cpu_us),
+                diff(|f| f.sys_us),
+                diff(|f| f.minflt),
+                diff(|f| f.peak_kib_per_call),
             );
         }
     }
@@ -439,7 +503,14 @@ fn bursts(o: &Options, hostile: &Path) -> Res<()> {
 
 /// Starts a slow server process and a burst process against it; returns the burst's
 /// figures.
-fn run_burst_child(exe: &Path, hostile: &Path, mode: &str, n: usize, o: &Options) -> Res<Value> {
+fn run_burst_child(
+    exe: &Path,
+    hostile: &Path,
+    mode: &str,
+    n: usize,
+    delay: u64,
+    rounds: usize,
+) -> Res<Value> {
     let mut server = Command::new(exe)
         .arg("--serve")
         .stdout(Stdio::piped())
@@ -450,20 +521,24 @@ fn run_burst_child(exe: &Path, hostile: &Path, mode: &str, n: usize, o: &Options
         line.trim()
             .strip_prefix("PORT ")
             .unwrap_or_default()
-            .parse::<u16>()?
+            .parse::<u16>()
     };
-    let out = Command::new(exe)
-        .arg("--burst-child")
-        .args([
-            mode,
-            &n.to_string(),
-            &port.to_string(),
-            &o.delay_ms.to_string(),
-            &o.rounds.to_string(),
-        ])
-        .arg(hostile)
-        .stderr(Stdio::inherit())
-        .output();
+    let out = port.map_err(anyhow::Error::from).and_then(|port| {
+        let args = [
+            mode.to_string(),
+            n.to_string(),
+            port.to_string(),
+            delay.to_string(),
+            rounds.to_string(),
+        ];
+        Ok(Command::new(exe)
+            .arg("--burst-child")
+            .args(args)
+            .arg(hostile)
+            .stderr(Stdio::inherit())
+            .output()?)
+    });
+    // The server is our own child: stop it by its handle.
     let _ = server.kill();
     let _ = server.wait();
     let out = out?;
@@ -552,10 +627,9 @@ fn burst_child(args: &[String]) -> Res<()> {
         let stats_url = format!("http://127.0.0.1:{port}/stats");
         let client = plain_client()?;
         let mut _dir = None;
-        let target: Target = match mode.as_str() {
+        let target = match mode.as_str() {
             "wasm" => {
-                // The pool must hold every call of the largest burst at once.
-                let (app, dir) = hostile_app(Path::new(wasm), Some(10_000)).await?;
+                let (app, dir) = hostile_app(Path::new(wasm), Some(BURST_POOL)).await?;
                 _dir = Some(dir);
                 Target::Wasm(app)
             }
@@ -568,12 +642,13 @@ fn burst_child(args: &[String]) -> Res<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let rss_before = status_kib("VmRSS");
         // Peak RSS from here on: writing 5 to clear_refs resets VmHWM to the current RSS.
+        // The sampler is the fallback where that is not allowed.
         let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
         let mut out_rounds = Vec::new();
         let mut sampled_peak = rss_before;
         for _ in 0..rounds {
-            let r = burst_round(&target, n, &url).await?;
-            sampled_peak = sampled_peak.max(r.1);
+            let (mut figures, peak) = burst_round(&target, n, &url).await?;
+            sampled_peak = sampled_peak.max(peak);
             let server_max: f64 = client
                 .get(&stats_url)
                 .send()
@@ -582,9 +657,8 @@ fn burst_child(args: &[String]) -> Res<()> {
                 .await?
                 .trim()
                 .parse()?;
-            let mut v = r.0;
-            v["max_in_flight_server"] = json!(server_max);
-            out_rounds.push(v);
+            figures["max_in_flight_server"] = json!(server_max);
+            out_rounds.push(figures);
             // Let the previous burst's tasks, timers and connections settle.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -592,7 +666,8 @@ fn burst_child(args: &[String]) -> Res<()> {
         Ok(json!({
             "rss_before_kib": rss_before,
             "peak_rss_kib": hwm.max(sampled_peak),
-            "hwm_reset": hwm_reset,
+            // What stays resident once the burst is over (allocator caches, warm slots).
+            "rss_after_kib": status_kib("VmRSS"),
             "rounds": out_rounds,
         }))
     })?;
@@ -696,25 +771,30 @@ async fn burst_round(target: &Target, n: usize, url: &str) -> Res<(Value, u64)> 
             .get(latencies.len() * p / 100)
             .map_or(f64::NAN, |d| micros(*d) / 1000.0)
     };
-    let v = json!({
+    let per_call = |v: i64| v as f64 / n as f64;
+    let figures = json!({
         "errors": errors,
-        "max_in_flight_runtime": match target { Target::Wasm(_) => json!(runtime_max.load(Ordering::Relaxed)), Target::Plain(_) => Value::Null },
+        "max_in_flight_runtime": match target {
+            Target::Wasm(_) => json!(runtime_max.load(Ordering::Relaxed)),
+            Target::Plain(_) => Value::Null,
+        },
         "wall_ms": micros(wall) / 1000.0,
         "p50_ms": pct(50),
         "p99_ms": pct(99),
         "cpu_us_per_call": u.cpu_us() / n as f64,
-        "minflt_per_call": u.minflt as f64 / n as f64,
+        "sys_us_per_call": per_call(u.stime_us),
+        "minflt_per_call": per_call(u.minflt),
         "majflt": u.majflt,
-        "vol_ctx_switches_per_call": u.nvcsw as f64 / n as f64,
-        "invol_ctx_switches_per_call": u.nivcsw as f64 / n as f64,
+        "vol_ctx_switches_per_call": per_call(u.nvcsw),
+        "invol_ctx_switches_per_call": per_call(u.nivcsw),
     });
-    Ok((v, rss_peak))
+    Ok((figures, rss_peak))
 }
 
 // ---------------------------------------------------------------------------------------
 // Process accounting and table helpers.
 
-/// Opens as many sockets as the hard limit allows: 10,000 connections need more than the
+/// Raises the soft open-files limit to the hard one: 10,000 connections need more than the
 /// usual soft limit of 1,024.
 fn raise_fd_limit() {
     let mut lim = libc::rlimit {
@@ -730,6 +810,7 @@ fn raise_fd_limit() {
     }
 }
 
+/// getrusage(RUSAGE_SELF): the whole process, all threads.
 struct Usage {
     utime_us: i64,
     stime_us: i64,
@@ -793,7 +874,7 @@ fn header(cols: &[&str]) {
     println!("|{}", "---|".repeat(cols.len()));
 }
 
-/// Prints p50, p99 and mean (µs) of `v` and returns them.
+/// Prints p50, p99 and mean (µs) of `v` as a table row and returns them.
 fn dist_row(name: &str, v: &mut [Duration]) -> (f64, f64, f64) {
     v.sort();
     let p = |q: usize| micros(v[(v.len() * q / 100).min(v.len() - 1)]);

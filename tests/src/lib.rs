@@ -1,6 +1,8 @@
 //! Test support: builds the real plugin components and the server binary, and starts
 //! servers (in-process or as a child process) on throwaway data folders.
 
+pub mod api;
+
 use plugboard::app::App;
 use plugboard::config::Config;
 use std::path::{Path, PathBuf};
@@ -204,7 +206,10 @@ pub async fn test_server() -> TestServer {
 }
 
 /// As [`test_server`], adjusting the configuration first.
-pub async fn test_server_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
+pub async fn test_server_with(
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
     let mut config = test_config(dir.path());
     // The public URL (OAuth callbacks, signed media URLs) must name the real port, so the
     // port is chosen before the app is built.
@@ -215,7 +220,9 @@ pub async fn test_server_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut C
     config.listen = format!("127.0.0.1:{port}").parse().expect("address");
     adjust(&mut config);
     let app = App::open(config).await.expect("opening the app");
-    let running = plugboard::server::start(app).await.expect("starting the server");
+    let running = plugboard::server::start(app)
+        .await
+        .expect("starting the server");
     let base = format!("http://{}", running.addr);
     TestServer { running, base, dir }
 }
@@ -242,6 +249,14 @@ pub async fn pg_database() -> String {
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }

@@ -66,12 +66,28 @@ async fn registry_and_storage_work_on_postgres() {
     assert_eq!(say(&app, "read n").await, "30");
     assert!(say_err(&app, "fill 5000").await.contains("quota"));
 
-    let v2 = patch(&patch(&fixture("hostile"), "variant-A", "variant-B"), "\"hostile\"\nversion = \"0.1.0\"", "\"hostile\"\nversion = \"0.2.0\"");
-    app.runtime.registry.install(&v2, None, InstallMode::Upgrade).await.unwrap();
+    let v2 = patch(
+        &patch(&fixture("hostile"), "variant-A", "variant-B"),
+        "\"hostile\"\nversion = \"0.1.0\"",
+        "\"hostile\"\nversion = \"0.2.0\"",
+    );
+    app.runtime
+        .registry
+        .install(&v2, None, InstallMode::Upgrade)
+        .await
+        .unwrap();
     drop(app);
 
     let app = open().await.unwrap();
-    assert_eq!(app.runtime.registry.get("hostile").unwrap().manifest.version, "0.2.0");
+    assert_eq!(
+        app.runtime
+            .registry
+            .get("hostile")
+            .unwrap()
+            .manifest
+            .version,
+        "0.2.0"
+    );
     assert_eq!(say(&app, "ok").await, "variant-B");
     assert_eq!(say(&app, "read k").await, "v");
 }

@@ -373,25 +373,61 @@ async fn components_from_other_toolchains_get_a_manifest_with_package() {
     let bare = patch(&fixture("peer"), "plugboard:manifest", "plugboard:manifesX");
     let bare_path = dir.path().join("bare.wasm");
     std::fs::write(&bare_path, bare).unwrap();
-    let (ok, _, out) = cli(dir.path(), &["plugin", "install", bare_path.to_str().unwrap(), "--offline"]);
-    assert!(!ok && out.contains("no `plugboard:manifest` custom section"), "{out}");
+    let (ok, _, out) = cli(
+        dir.path(),
+        &[
+            "plugin",
+            "install",
+            bare_path.to_str().unwrap(),
+            "--offline",
+        ],
+    );
+    assert!(
+        !ok && out.contains("no `plugboard:manifest` custom section"),
+        "{out}"
+    );
 
     let toml = dir.path().join("plugboard.toml");
     std::fs::write(&toml, "id = \"other-toolchain\"\nversion = \"1.0.0\"\ncontract = \"0.1.0\"\nworld = \"platform\"\nstorage-quota = 100\n").unwrap();
     let packaged = dir.path().join("packaged.wasm");
     let (ok, info, out) = cli(
         dir.path(),
-        &["plugin", "package", bare_path.to_str().unwrap(), "--manifest", toml.to_str().unwrap(), "-o", packaged.to_str().unwrap()],
+        &[
+            "plugin",
+            "package",
+            bare_path.to_str().unwrap(),
+            "--manifest",
+            toml.to_str().unwrap(),
+            "-o",
+            packaged.to_str().unwrap(),
+        ],
     );
     assert!(ok, "{out}");
     assert_eq!(info["manifest"]["id"], "other-toolchain");
-    let (ok, report, out) = cli(dir.path(), &["plugin", "install", packaged.to_str().unwrap(), "--grant-requested", "--offline"]);
+    let (ok, report, out) = cli(
+        dir.path(),
+        &[
+            "plugin",
+            "install",
+            packaged.to_str().unwrap(),
+            "--grant-requested",
+            "--offline",
+        ],
+    );
     assert!(ok, "{out}");
     assert_eq!(report["version"], "1.0.0");
     // Packaging twice is refused.
     let (ok, _, out) = cli(
         dir.path(),
-        &["plugin", "package", packaged.to_str().unwrap(), "--manifest", toml.to_str().unwrap(), "-o", packaged.to_str().unwrap()],
+        &[
+            "plugin",
+            "package",
+            packaged.to_str().unwrap(),
+            "--manifest",
+            toml.to_str().unwrap(),
+            "-o",
+            packaged.to_str().unwrap(),
+        ],
     );
     assert!(!ok && out.contains("already carries a manifest"), "{out}");
 }

@@ -21,7 +21,9 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get, upgrade, remove))
         .routes(routes!(rollback))
         .routes(routes!(grant))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (1 << 20)))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            MAX_COMPONENT_BYTES + (1 << 20),
+        ))
 }
 
 /// Largest component accepted (bytes).

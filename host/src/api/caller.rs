@@ -27,11 +27,16 @@ pub fn new_token(prefix: &str) -> String {
     use rand::RngCore;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
 }
 
 /// Workspace roles, weakest first: each can do everything the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -109,7 +114,9 @@ impl FromRequestParts<Arc<App>> for User {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<User, Problem> {
-        let token = bearer(parts).ok_or_else(|| unauthorized("send `Authorization: Bearer <access token or API key>`"))?;
+        let token = bearer(parts).ok_or_else(|| {
+            unauthorized("send `Authorization: Bearer <access token or API key>`")
+        })?;
         let hash = token_hash(token);
         let now = Utc::now();
         if token.starts_with(SESSION_PREFIX) {
@@ -117,9 +124,14 @@ impl FromRequestParts<Arc<App>> for User {
                 "SELECT s.id, s.user_id, s.access_expires_at FROM sessions s WHERE s.access_hash = ? AND s.revoked_at IS NULL",
             );
             let row: Option<(String, String, DateTime<Utc>)> =
-                on_db!(&app.db, |p| sqlx::query_as(sql).bind(&hash).fetch_optional(p).await)
-                    .map_err(|e| Problem::internal(&e.into()))?;
-            let (session_id, user_id, expires) = row.ok_or_else(|| unauthorized("the access token is invalid or was revoked; sign in again"))?;
+                on_db!(&app.db, |p| sqlx::query_as(sql)
+                    .bind(&hash)
+                    .fetch_optional(p)
+                    .await)
+                .map_err(|e| Problem::internal(&e.into()))?;
+            let (session_id, user_id, expires) = row.ok_or_else(|| {
+                unauthorized("the access token is invalid or was revoked; sign in again")
+            })?;
             if expires < now {
                 return Err(Problem::new(
                     StatusCode::UNAUTHORIZED,
@@ -137,21 +149,37 @@ impl FromRequestParts<Arc<App>> for User {
             let sql = app
                 .db
                 .sql("SELECT id, user_id, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
-            let row: Option<(String, String, String)> =
-                on_db!(&app.db, |p| sqlx::query_as(sql).bind(&hash).fetch_optional(p).await)
-                    .map_err(|e| Problem::internal(&e.into()))?;
-            let (key_id, user_id, scopes) = row.ok_or_else(|| unauthorized("the API key is invalid or was revoked"))?;
-            let touch = app.db.sql("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
-            on_db!(&app.db, |p| sqlx::query(touch).bind(now).bind(&key_id).execute(p).await.map(|_| ()))
-                .map_err(|e| Problem::internal(&e.into()))?;
-            let scope = scopes.split(',').filter_map(Scope::parse).max().unwrap_or(Scope::Read);
+            let row: Option<(String, String, String)> = on_db!(&app.db, |p| sqlx::query_as(sql)
+                .bind(&hash)
+                .fetch_optional(p)
+                .await)
+            .map_err(|e| Problem::internal(&e.into()))?;
+            let (key_id, user_id, scopes) =
+                row.ok_or_else(|| unauthorized("the API key is invalid or was revoked"))?;
+            let touch = app
+                .db
+                .sql("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+            on_db!(&app.db, |p| sqlx::query(touch)
+                .bind(now)
+                .bind(&key_id)
+                .execute(p)
+                .await
+                .map(|_| ()))
+            .map_err(|e| Problem::internal(&e.into()))?;
+            let scope = scopes
+                .split(',')
+                .filter_map(Scope::parse)
+                .max()
+                .unwrap_or(Scope::Read);
             return Ok(User {
                 id: user_id,
                 session_id: None,
                 key_scope: Some(scope),
             });
         }
-        Err(unauthorized("unknown token kind; use an access token (pbs_…) or an API key (pbk_…)"))
+        Err(unauthorized(
+            "unknown token kind; use an access token (pbs_…) or an API key (pbk_…)",
+        ))
     }
 }
 
@@ -172,7 +200,11 @@ impl Member {
             return Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs the {} role or higher; you are {}", min.as_str(), self.role.as_str()),
+                format!(
+                    "this needs the {} role or higher; you are {}",
+                    min.as_str(),
+                    self.role.as_str()
+                ),
             ));
         }
         if min >= Role::Admin && self.user.key_scope.is_some_and(|s| s < Scope::Admin) {
@@ -199,7 +231,9 @@ impl FromRequestParts<Arc<App>> for Member {
             .find(|(k, _)| *k == "workspace_id")
             .map(|(_, v)| v.to_string())
             .ok_or_else(|| Problem::not_found("no workspace in the path"))?;
-        let sql = app.db.sql("SELECT role FROM members WHERE workspace_id = ? AND user_id = ?");
+        let sql = app
+            .db
+            .sql("SELECT role FROM members WHERE workspace_id = ? AND user_id = ?");
         let role: Option<String> = on_db!(&app.db, |p| sqlx::query_scalar(sql)
             .bind(&workspace_id)
             .bind(&user.id)

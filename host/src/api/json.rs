@@ -18,8 +18,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(JsonRejection::JsonDataError(e)) => Err(Problem::unprocessable("invalid-body", e.body_text())),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(Problem::bad_request("malformed-json", e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(Problem::unprocessable("invalid-body", e.body_text()))
+            }
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(Problem::bad_request("malformed-json", e.body_text()))
+            }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",

@@ -1,13 +1,27 @@
 //! The HTTP API (axum) under `/api/v1`, described by an OpenAPI document generated from
 //! the handlers (`/api/openapi.json`, browsable offline at `/api/docs`).
 
+pub mod accounts;
+pub mod activity;
 pub mod admin_plugins;
+pub mod api_keys;
+pub mod apps;
+pub mod auth;
 pub mod caller;
+pub mod events;
 pub mod health;
+pub mod invitations;
 pub mod json;
+pub mod media;
+pub mod members;
 pub mod metrics;
+pub mod posts;
 pub mod problem;
 pub mod public_media;
+pub mod schedule;
+pub mod uploads;
+pub mod webhooks;
+pub mod workspaces;
 
 use crate::app::App;
 use axum::Router;
@@ -54,6 +68,20 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .nest("/api/v1/admin", admin_plugins::routes())
+        .nest("/api/v1", media::routes())
+        .nest("/api/v1", uploads::routes())
+        .nest("/api/v1", auth::routes())
+        .nest("/api/v1", api_keys::routes())
+        .nest("/api/v1", workspaces::routes())
+        .nest("/api/v1", members::routes())
+        .nest("/api/v1", invitations::routes())
+        .nest("/api/v1", activity::routes())
+        .nest("/api/v1", apps::routes())
+        .nest("/api/v1", accounts::routes())
+        .nest("/api/v1", posts::routes())
+        .nest("/api/v1", schedule::routes())
+        .nest("/api/v1", events::routes())
+        .nest("/api/v1", webhooks::routes())
 }
 
 /// The OpenAPI document of this server.
@@ -80,7 +108,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/docs",
             get(|| async { Html(include_str!("docs.html")) }),
         )
-        .fallback(|| async { problem::Problem::not_found("no such route; the API is under /api/v1 (see /api/docs)") })
+        .fallback(|| async {
+            problem::Problem::not_found("no such route; the API is under /api/v1 (see /api/docs)")
+        })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(cors(&app.config.cors_origins))
@@ -91,12 +121,41 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// CORS for the configured frontend origins (none: same-origin only).
 fn cors(origins: &[String]) -> CorsLayer {
-    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(list))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::HeaderName::from_static("tus-resumable"), header::HeaderName::from_static("upload-offset"), header::HeaderName::from_static("upload-length"), header::HeaderName::from_static("upload-metadata")])
-        .expose_headers([header::ETAG, header::LOCATION, header::HeaderName::from_static("x-request-id"), header::HeaderName::from_static("upload-offset")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("tus-resumable"),
+            header::HeaderName::from_static("upload-offset"),
+            header::HeaderName::from_static("upload-length"),
+            header::HeaderName::from_static("upload-metadata"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("upload-offset"),
+            header::HeaderName::from_static("upload-length"),
+            header::HeaderName::from_static("upload-expires"),
+            header::HeaderName::from_static("tus-resumable"),
+            header::HeaderName::from_static("tus-version"),
+            header::HeaderName::from_static("tus-extension"),
+            header::HeaderName::from_static("tus-max-size"),
+            header::HeaderName::from_static(uploads::MEDIA_ID_HEADER),
+        ])
 }
 
 /// Used by handlers that answer with no body.

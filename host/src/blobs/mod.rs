@@ -5,9 +5,16 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
+};
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Parts of one streaming write that may be uploading at once: with 5 MiB parts this bounds
+/// the memory a write holds, whatever the object's size.
+const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Clone)]
 pub struct Blobs {
@@ -18,8 +25,11 @@ impl Blobs {
     /// A folder on the local disk (created if missing).
     pub fn local(dir: &std::path::Path) -> Result<Blobs> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Automatic cleanup removes folders left empty by deletes (finished upload sessions
+        // would otherwise leave one each).
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .with_context(|| format!("opening {}", dir.display()))?;
+            .with_context(|| format!("opening {}", dir.display()))?
+            .with_automatic_cleanup(true);
         Ok(Blobs {
             store: Arc::new(store),
         })
@@ -79,5 +89,74 @@ impl Blobs {
     pub async fn delete(&self, key: &str) -> Result<()> {
         self.store.delete(&Self::path(key)?).await?;
         Ok(())
+    }
+
+    /// Whether an object exists under `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        match self.store.head(&Self::path(key)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("looking up {key}")),
+        }
+    }
+
+    /// Starts a streaming write of `key` (multipart on S3, a staged file locally).
+    pub async fn writer(&self, key: &str) -> Result<BlobWriter> {
+        let upload = self
+            .store
+            .put_multipart(&Self::path(key)?)
+            .await
+            .with_context(|| format!("starting to store {key}"))?;
+        Ok(BlobWriter {
+            key: key.to_string(),
+            inner: WriteMultipart::new(upload),
+        })
+    }
+
+    /// The file behind `key` when storage is the local folder (None for remote stores).
+    pub async fn local_path(&self, key: &str) -> Result<Option<PathBuf>> {
+        let result = self
+            .store
+            .get(&Self::path(key)?)
+            .await
+            .with_context(|| format!("opening {key}"))?;
+        Ok(match result.payload {
+            GetResultPayload::File(_, path) => Some(path),
+            GetResultPayload::Stream(_) => None,
+        })
+    }
+}
+
+/// One object being written as a stream. Nothing is visible under the key until
+/// [`BlobWriter::finish`]; on any error call [`BlobWriter::abort`] so no parts are left.
+pub struct BlobWriter {
+    key: String,
+    inner: WriteMultipart,
+}
+
+impl BlobWriter {
+    /// Appends bytes, waiting while too many parts are still uploading (back pressure).
+    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        self.inner
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .with_context(|| format!("storing {}", self.key))?;
+        self.inner.put(bytes);
+        Ok(())
+    }
+
+    pub async fn finish(self) -> Result<()> {
+        self.inner
+            .finish()
+            .await
+            .with_context(|| format!("completing {}", self.key))?;
+        Ok(())
+    }
+
+    pub async fn abort(self) -> Result<()> {
+        self.inner
+            .abort()
+            .await
+            .with_context(|| format!("abandoning {}", self.key))
     }
 }

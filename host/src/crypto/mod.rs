@@ -1,4 +1,5 @@
-//! Cryptography the host owns: signed media URLs (credential encryption joins here).
+//! Cryptography the host owns: credential encryption at rest, signed media URLs.
 
+pub mod credentials;
 pub mod keyfile;
 pub mod signed_url;

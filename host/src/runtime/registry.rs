@@ -285,6 +285,7 @@ impl Registry {
             content_hash: hash,
         };
         self.swap_in(plugin);
+        crate::cluster::announce_plugin_change(&self.db, &report.id).await?;
         tracing::info!(plugin = %report.id, version = %report.version, previous = ?report.previous_version, "plugin activated");
         Ok(report)
     }
@@ -344,6 +345,7 @@ impl Registry {
             not_granted: not_granted(&plugin),
         };
         self.swap_in(plugin);
+        crate::cluster::announce_plugin_change(&self.db, id).await?;
         tracing::info!(plugin = %id, version = %report.version, "plugin rolled back");
         Ok(report)
     }
@@ -374,6 +376,7 @@ impl Registry {
             not_granted: not_granted(&plugin),
         };
         self.swap_in(plugin);
+        crate::cluster::announce_plugin_change(&self.db, id).await?;
         Ok(report)
     }
 
@@ -391,6 +394,7 @@ impl Registry {
                 .await
                 .with_context(|| format!("removing {}", dir.display()))?;
         }
+        crate::cluster::announce_plugin_change(&self.db, id).await?;
         tracing::info!(plugin = %id, "plugin removed");
         Ok(())
     }

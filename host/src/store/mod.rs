@@ -1,9 +1,19 @@
 //! Database access: SQLite (default, embedded) or PostgreSQL (several nodes). One thin
 //! layer over two dialects — no `sqlx::Any`, which cannot decode our types.
 
+pub mod accounts;
 pub mod activity;
+pub mod api_keys;
+pub mod apps;
+pub mod invitations;
+pub mod media;
+pub mod members;
 pub mod plugin_kv;
 pub mod plugins;
+pub mod posts;
+pub mod sessions;
+pub mod users;
+pub mod workspaces;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgPool, PgPoolOptions};

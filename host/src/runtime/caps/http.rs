@@ -120,6 +120,26 @@ impl HttpService {
             .build()?;
         Ok(HttpService { client, policy })
     }
+
+    /// The guarded client, for the host's own outbound requests (webhook deliveries): host
+    /// names resolve only to allowed addresses.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Refuses URLs whose host is an internal IP literal (names are checked when resolved).
+    pub fn check_literal(&self, url: &url::Url) -> Result<(), String> {
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+            _ => return Ok(()),
+        };
+        if self.policy.allows(ip) {
+            Ok(())
+        } else {
+            Err(format!("{ip} is an internal address"))
+        }
+    }
 }
 
 const FORBIDDEN_HEADERS: &[&str] = &[
