@@ -63,6 +63,12 @@ pub enum KeysCommand {
 pub async fn run_keys_command(cmd: KeysCommand) -> Result<()> {
     match cmd {
         KeysCommand::Rotate { config, new_key } => {
+            if !config.data_dir.is_dir() {
+                bail!(
+                    "no data folder at {}; give the server's with --data-dir",
+                    config.data_dir.display()
+                );
+            }
             let db = crate::store::Db::connect(&config.database_url()).await?;
             db.migrate().await.context("running database migrations")?;
             let cipher = crate::crypto::credentials::CredentialCipher::load(

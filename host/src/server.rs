@@ -2,6 +2,8 @@
 
 use crate::app::App;
 use anyhow::{Context, Result};
+use crate::jobs::worker::WorkerOptions;
+use crate::jobs::{Handler, Workers};
 use std::sync::Arc;
 
 /// A running server (for `serve` and for tests that embed it).
@@ -10,16 +12,37 @@ pub struct Running {
     pub app: Arc<App>,
     handle: tokio::task::JoinHandle<()>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    workers: Workers,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.handle.await;
+        // Long-lived streams (server-sent events) would hold a graceful shutdown forever.
+        let abort = self.handle.abort_handle();
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.handle).await.is_err() {
+            abort.abort();
+        }
+        self.workers.stop().await;
+        for task in self.background {
+            task.abort();
+        }
     }
 }
 
-/// Binds and serves until `stop`. The backlog is raised above tokio's default 1,024 so
+/// The job handlers this server runs.
+pub fn handlers() -> Vec<Arc<dyn Handler>> {
+    vec![
+        Arc::new(crate::publish::handler::PublishHandler),
+        Arc::new(crate::publish::status::CheckStatusHandler),
+        Arc::new(crate::tokens::RefreshTokenHandler),
+        Arc::new(crate::webhooks::DeliveryHandler),
+    ]
+}
+
+/// Binds and serves until `stop`, with this node's job workers, the token-refresh sweep
+/// and (on PostgreSQL) the cluster listener. The backlog is raised above tokio's default 1,024 so
 /// bursts of thousands of connections are not refused.
 pub async fn start(app: Arc<App>) -> Result<Running> {
     let addr = app.config.listen;
@@ -47,11 +70,16 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
+    let workers = Workers::start(app.clone(), app.jobs_waker.clone(), handlers(), WorkerOptions::default());
+    let mut background = vec![crate::tokens::start_sweeper(&app)];
+    background.extend(crate::cluster::start(&app));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
         app,
         handle,
         shutdown,
+        workers,
+        background,
     })
 }

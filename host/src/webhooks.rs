@@ -239,3 +239,22 @@ mod tests {
         assert_eq!(s.len(), "t=1700000000,v1=".len() + 64);
     }
 }
+
+/// Re-encrypts every endpoint secret during a credentials-key rotation.
+pub async fn reseal_secrets(
+    db: &crate::store::Db,
+    tx: &mut crate::store::Tx,
+    reseal: &dyn Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<usize> {
+    use crate::on_tx;
+    let sql = db.sql("SELECT id, secret FROM webhook_endpoints");
+    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
+    let mut changed = 0;
+    for (id, secret) in rows {
+        let Some(new) = reseal(&secret)? else { continue };
+        let update = db.sql("UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?");
+        on_tx!(tx, |c| sqlx::query(update).bind(&new).bind(&id).bind(&secret).execute(&mut **c).await.map(|_| ())?);
+        changed += 1;
+    }
+    Ok(changed)
+}

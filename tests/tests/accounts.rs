@@ -11,7 +11,7 @@ use plugboard::runtime::registry::InstallMode;
 use plugboard::store::accounts as account_store;
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{Post, PublishOutcome};
 use plugboard_e2e::api::{Session, create_workspace, invite_and_join, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -121,7 +121,19 @@ impl Env {
 }
 
 async fn setup() -> Env {
-    let server = test_server().await;
+    setup_on(test_server().await).await
+}
+
+/// The same on a fresh PostgreSQL database.
+async fn setup_postgres() -> Env {
+    let url = pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = test_server_with(dir, |c| c.database_url = Some(url)).await;
+    assert!(server.app().db.is_postgres());
+    setup_on(server).await
+}
+
+async fn setup_on(server: TestServer) -> Env {
     let bytes = plugin("mastodon");
     let grants = Grants::requested(&Manifest::from_component(&bytes).unwrap());
     server
@@ -209,7 +221,15 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_publish_rotate_and_disconnect() {
-    let env = setup().await;
+    connect_publish_rotate_and_disconnect_on(setup().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_publish_rotate_and_disconnect_on_postgres() {
+    connect_publish_rotate_and_disconnect_on(setup_postgres().await).await;
+}
+
+async fn connect_publish_rotate_and_disconnect_on(env: Env) {
     let app_id = env.create_app().await;
 
     // Connect through the browser round trip.
@@ -252,10 +272,17 @@ async fn connect_publish_rotate_and_disconnect() {
         "{sealed}"
     );
     assert!(!sealed.contains(&token));
-    assert!(
-        !contains(&database_bytes(&env), &token),
-        "the access token is stored in plaintext"
-    );
+    if !env.app().db.is_postgres() {
+        let bytes = database_bytes(&env);
+        assert!(
+            contains(&bytes, "alice"),
+            "the database files were not found"
+        );
+        assert!(
+            !contains(&bytes, &token),
+            "the access token is stored in plaintext"
+        );
+    }
     assert!(token_works(&env.sim, &token).await);
 
     // It publishes through the call context.
@@ -354,6 +381,74 @@ async fn connect_publish_rotate_and_disconnect() {
         .await;
     assert_eq!(status, 409, "{body}");
 
+    // Sub-accounts offered with the connection (as a platform with pages would): the
+    // chosen ones become active, the rest are dropped.
+    let parent = env.account(&id).await;
+    let mut tx = env.app().db.write_tx("test").await.unwrap();
+    for remote in ["page-1", "page-2"] {
+        let child = account_store::AccountRow {
+            id: format!("{id}-{remote}"),
+            remote_id: remote.into(),
+            parent_account_id: Some(id.clone()),
+            kind: "page".into(),
+            display_name: format!("Page {remote}"),
+            username: None,
+            avatar_url: None,
+            properties: json!({"page_id": remote}).to_string(),
+            credentials: None,
+            status: "pending_selection".into(),
+            ..parent.clone()
+        };
+        account_store::insert(&env.app().db, &mut tx, &child)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let select = env.ws_url(&format!("/accounts/{id}/select"));
+    let (status, body) = env
+        .post(
+            &select,
+            &env.owner.access_token,
+            json!({"remote_ids": ["page-1", "nope"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        env.account(&format!("{id}-page-2")).await.status,
+        "pending_selection"
+    );
+    let (status, body) = env
+        .post(
+            &select,
+            &env.owner.access_token,
+            json!({"remote_ids": ["page-1"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(body["accounts"][0]["status"], "active");
+    let (_, listed) = env
+        .get(&env.ws_url("/accounts"), &env.owner.access_token)
+        .await;
+    let ids: Vec<&str> = listed["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [id.clone(), format!("{id}-page-1")],
+        "parent first, the dropped offer gone"
+    );
+    // A sub-account without credentials of its own acts with its parent's.
+    let ctx = plugboard::accounts::call_context(env.app(), &env.ws, &format!("{id}-page-1"))
+        .await
+        .unwrap();
+    let values = ctx.account.unwrap().values;
+    assert_eq!(values["page_id"], "page-1");
+    assert_eq!(values["access_token"], merged.0["access_token"]);
+
     // Disconnect: revoked at the instance, credentials wiped, account kept as disconnected.
     let live = merged.0["access_token"].clone();
     assert!(token_works(&env.sim, &live).await);
@@ -371,6 +466,11 @@ async fn connect_publish_rotate_and_disconnect() {
         "the token still works after disconnecting"
     );
     assert!(env.account(&id).await.credentials.is_none());
+    assert_eq!(
+        env.account(&format!("{id}-page-1")).await.status,
+        "disconnected",
+        "sub-accounts go with it"
+    );
     let err = plugboard::accounts::call_context(env.app(), &env.ws, &id)
         .await
         .unwrap_err();
@@ -447,7 +547,8 @@ async fn the_state_is_single_use_short_lived_and_errors_go_back() {
 
     // An expired state is refused.
     let state = "expired-state-for-the-test";
-    let now = chrono::Utc::now();
+    // Long expired (the tests crate has no chrono: the time is parsed by the field's type).
+    let long_ago = || serde_json::from_value(json!("2001-02-03T04:05:06Z")).unwrap();
     account_store::insert_state(
         &env.app().db,
         &account_store::OAuthState {
@@ -468,9 +569,9 @@ async fn the_state_is_single_use_short_lived_and_errors_go_back() {
                 .unwrap(),
             redirect_uri: env.url("/accounts/callback"),
             return_to: None,
-            expires_at: now - chrono::Duration::seconds(1),
+            expires_at: long_ago(),
             used_at: None,
-            created_at: now - chrono::Duration::minutes(11),
+            created_at: long_ago(),
         },
     )
     .await
@@ -724,8 +825,13 @@ async fn app_settings_are_validated_masked_and_encrypted() {
     assert_eq!(created["settings"]["client_secret"], "••••");
     assert_eq!(created["settings"]["api_key"], "••••");
     assert!(!created.to_string().contains("very-secret-value"));
+    let bytes = database_bytes(&env);
     assert!(
-        !contains(&database_bytes(&env), "very-secret-value"),
+        contains(&bytes, "Main"),
+        "the database files were not found"
+    );
+    assert!(
+        !contains(&bytes, "very-secret-value"),
         "a secret setting is stored in plaintext"
     );
 
@@ -950,4 +1056,34 @@ async fn app_settings_are_validated_masked_and_encrypted() {
     assert_eq!(status, 204);
     let (status, _) = env.get(&format!("{admin}/{server_id}"), &op).await;
     assert_eq!(status, 404);
+
+    // Every route is in the OpenAPI document; the callback needs no bearer.
+    let doc: Value = env
+        .http
+        .get(format!("{}/api/openapi.json", env.server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/workspaces/{workspace_id}/apps",
+        "/api/v1/workspaces/{workspace_id}/apps/{app_id}",
+        "/api/v1/admin/apps",
+        "/api/v1/admin/apps/{app_id}",
+        "/api/v1/workspaces/{workspace_id}/accounts",
+        "/api/v1/workspaces/{workspace_id}/accounts/{account_id}",
+        "/api/v1/workspaces/{workspace_id}/accounts/connect/{plugin}",
+        "/api/v1/workspaces/{workspace_id}/accounts/connect/{plugin}/credentials",
+        "/api/v1/workspaces/{workspace_id}/accounts/{account_id}/select",
+        "/api/v1/workspaces/{workspace_id}/accounts/{account_id}/refresh",
+        "/api/v1/accounts/callback",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/accounts/callback"]["get"]["security"],
+        json!([{}])
+    );
 }

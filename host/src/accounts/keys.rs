@@ -1,5 +1,5 @@
 //! Rotation of the credentials key: a new key becomes primary and every stored ciphertext
-//! (app settings, account credentials, OAuth states) is re-encrypted with it in one
+//! (app settings, account credentials, OAuth states, webhook secrets) is re-encrypted with it in one
 //! transaction. Old key files stay, so backups taken before the rotation still open.
 
 use crate::crypto::credentials::{CredentialCipher, KeyHex};
@@ -19,6 +19,7 @@ pub struct Rotation {
     pub apps: usize,
     pub accounts: usize,
     pub oauth_states: usize,
+    pub webhooks: usize,
 }
 
 /// Rotates to a new key: generated into the key folder, or `new_key` when the primary key
@@ -54,6 +55,7 @@ pub async fn rotate(
     let apps = apps::reseal_all(db, &mut tx, &reseal).await?;
     let accounts = accounts::reseal_all(db, &mut tx, &reseal).await?;
     let oauth_states = accounts::reseal_states(db, &mut tx, &reseal).await?;
+    let webhooks = crate::webhooks::reseal_secrets(db, &mut tx, &reseal).await?;
     tx.commit().await?;
     // Primary only once everything is re-encrypted: a failure above leaves the old key in
     // charge and every value readable.
@@ -66,6 +68,7 @@ pub async fn rotate(
         apps,
         accounts,
         oauth_states,
+        webhooks,
     })
 }
 

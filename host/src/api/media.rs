@@ -59,6 +59,9 @@ impl From<MediaError> for Problem {
                 e.to_string(),
             ),
             MediaError::Interrupted(_) => Problem::bad_request("upload-interrupted", e.to_string()),
+            MediaError::Expired(_) => {
+                Problem::new(StatusCode::GONE, "upload-expired", e.to_string())
+            }
             MediaError::Conflict(message) => Problem::conflict("upload-conflict", message),
             MediaError::Internal(err) => Problem::internal(&err),
         }

@@ -113,7 +113,7 @@ pub fn router(app: Arc<App>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(cors(&app.config.cors_origins))
+        .layer(uploads::PreflightCors(cors(&app.config.cors_origins)))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(app)

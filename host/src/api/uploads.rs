@@ -5,16 +5,20 @@
 use super::caller::{Member, Role};
 use super::problem::Problem;
 use crate::app::App;
-use crate::media::resumable::{self, Lookup};
+use crate::media::resumable;
 use crate::media::{MediaError, describe};
 use crate::store::media::UploadRow;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures::future::Either;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+use tower_http::cors::{Cors, CorsLayer};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -33,6 +37,59 @@ static UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 static UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 static UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 static UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
+
+/// tower-http's CORS answers every OPTIONS request itself, which would hide tus's
+/// capability discovery (`OPTIONS …/uploads`). Wrapped in this layer it sees only real
+/// preflights (OPTIONS with `Access-Control-Request-Method`); other requests pass through
+/// it as before, and a plain OPTIONS goes straight to the routes.
+#[derive(Clone)]
+pub struct PreflightCors(pub CorsLayer);
+
+impl<S: Clone> Layer<S> for PreflightCors {
+    type Service = PreflightCorsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PreflightCorsService {
+            cors: self.0.layer(inner.clone()),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PreflightCorsService<S> {
+    cors: Cors<S>,
+    inner: S,
+}
+
+impl<S, B, R> Service<Request<B>> for PreflightCorsService<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone,
+    R: Default,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Either<<Cors<S> as Service<Request<B>>>::Future, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.cors.poll_ready(cx) {
+            Poll::Ready(Ok(())) => self.inner.poll_ready(cx),
+            other => other,
+        }
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let plain_options = req.method() == Method::OPTIONS
+            && !req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if plain_options {
+            Either::Right(self.inner.call(req))
+        } else {
+            Either::Left(self.cors.call(req))
+        }
+    }
+}
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -242,14 +299,9 @@ pub async fn create(
 
 /// The live session or the answer for a missing (404) or expired (410) one.
 async fn session(app: &App, member: &Member, id: &str) -> Result<UploadRow, Problem> {
-    match resumable::find(app, &member.workspace_id, id).await? {
-        Lookup::Found(u) => Ok(u),
-        Lookup::Missing => Err(Problem::not_found(format!("upload `{id}` not found"))),
-        Lookup::Expired => Err(Problem::new(
-            StatusCode::GONE,
-            "upload-expired",
-            format!("upload `{id}` expired; start a new one"),
-        )),
+    match resumable::find(app, &member.workspace_id, id).await {
+        Err(MediaError::Unknown(_)) => Err(Problem::not_found(format!("upload `{id}` not found"))),
+        other => Ok(other?),
     }
 }
 

@@ -94,6 +94,7 @@ pub struct CredentialCipher {
     /// The key folder, re-read when a value names a key not loaded yet (another process
     /// rotated the keys).
     dir: PathBuf,
+    /// The primary key comes from the environment: no `primary` file to maintain.
     from_env: bool,
 }
 
@@ -219,18 +220,6 @@ impl CredentialCipher {
             dir,
             from_env: env_key.is_some(),
         })
-    }
-
-    /// A cipher with one given key (tests, tools).
-    pub fn with_key(id: &str, key: &KeyHex) -> CredentialCipher {
-        CredentialCipher {
-            ring: RwLock::new(Ring {
-                keys: HashMap::from([(id.to_string(), cipher_of(&key.0))]),
-                primary: id.to_string(),
-            }),
-            dir: PathBuf::new(),
-            from_env: true,
-        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Ring> {
@@ -402,6 +391,20 @@ mod tests {
 
     fn key(byte: u8) -> KeyHex {
         KeyHex([byte; 32])
+    }
+
+    impl CredentialCipher {
+        /// A cipher holding one key under `id`, with no key folder.
+        fn with_key(id: &str, key: &KeyHex) -> CredentialCipher {
+            CredentialCipher {
+                ring: RwLock::new(Ring {
+                    keys: HashMap::from([(id.to_string(), cipher_of(&key.0))]),
+                    primary: id.to_string(),
+                }),
+                dir: PathBuf::new(),
+                from_env: true,
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::store::activity::Entry;
 use crate::store::media::MediaRow;
 use anyhow::Context;
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, Utc};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -104,6 +104,12 @@ async fn probe_object(blobs: &Blobs, key: &str) -> Result<Probe, MediaError> {
     Ok(probe::probe(temp.path()).await?)
 }
 
+/// The current time at the precision both databases keep (PostgreSQL: microseconds), so
+/// what an answer shows is what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
 /// The row of a newly stored, probed file.
 pub fn media_row(
     workspace_id: &str,
@@ -134,7 +140,7 @@ pub fn media_row(
         alt_text: description.alt_text.clone(),
         probe: probe.details.to_string(),
         created_by: created_by.map(str::to_string),
-        created_at: Utc::now(),
+        created_at: now(),
     }
 }
 

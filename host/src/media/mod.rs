@@ -37,6 +37,9 @@ pub enum MediaError {
     /// The request body ended early or could not be read.
     #[error("the upload was interrupted: {0}")]
     Interrupted(String),
+    /// A resumable upload session passed its expiry.
+    #[error("upload `{0}` expired; start a new one")]
+    Expired(String),
     /// A resumable upload moved on (or finished) while this request ran.
     #[error("{0}")]
     Conflict(String),

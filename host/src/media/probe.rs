@@ -22,6 +22,8 @@ pub const MAX_IMAGE_SIDE: u32 = 16_384;
 pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
 /// Most memory one image decode may allocate.
 pub const MAX_DECODE_ALLOC: u64 = 512 << 20;
+/// Largest image file accepted: decoders read the whole file into memory.
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
 /// How long `ffprobe` may take before it is killed and the file refused.
 pub const FFPROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read for content sniffing (enough for every signature `infer` knows).
@@ -169,6 +171,24 @@ fn image_error(format: ImageFormat, e: ImageError) -> ProbeError {
 /// only pretends to be an image is caught here rather than by a later job.
 fn probe_image(path: &Path, format: ImageFormat, mime: String) -> Result<Probe, ProbeError> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().context("reading the image's size")?.len();
+    if size > MAX_IMAGE_BYTES {
+        return Err(rejected(
+            "image-too-large",
+            format!(
+                "the image file has {size} bytes; images may have at most {} MiB",
+                MAX_IMAGE_BYTES >> 20
+            ),
+        ));
+    }
+    // The JPEG decoder conceals truncation (missing data decodes as grey), so the file's
+    // structure is checked first.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(&file)? {
+        return Err(rejected(
+            "corrupt-image",
+            "the JPEG image is truncated: its last scan has no end-of-image marker",
+        ));
+    }
     // The reader's default limits bound memory while the header is read; the side and pixel
     // limits are checked here first so that a bomb is refused with its dimensions named.
     let mut decoder = ImageReader::with_format(BufReader::new(file), format)
@@ -218,6 +238,36 @@ fn probe_image(path: &Path, format: ImageFormat, mime: String) -> Result<Probe, 
         has_audio: false,
         details: json!({ "format": format!("{format:?}").to_lowercase(), "color_type": color }),
     })
+}
+
+/// Whether the last scan of a JPEG is followed by an end-of-image marker (FF D9). Inside
+/// entropy-coded data every FF byte is stuffed (FF 00) or a restart marker, so the last
+/// start-of-scan (FF DA) in the file is a real one and only EOI may follow its data.
+fn jpeg_is_complete(file: &std::fs::File) -> Result<bool, ProbeError> {
+    use std::io::{Read, Seek};
+    let mut file = file;
+    let mut reader = BufReader::new(&mut file);
+    let mut buf = [0u8; 64 << 10];
+    let (mut prev, mut in_scan, mut ended) = (0u8, false, false);
+    loop {
+        let n = reader.read(&mut buf).context("reading the image")?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            if prev == 0xFF {
+                match b {
+                    0xDA => (in_scan, ended) = (true, false),
+                    0xD9 if in_scan => ended = true,
+                    _ => {}
+                }
+            }
+            prev = b;
+        }
+    }
+    drop(reader);
+    file.rewind().context("rewinding the image")?;
+    Ok(in_scan && ended)
 }
 
 #[derive(Deserialize)]

@@ -50,7 +50,7 @@ pub async fn create(
     if length > limit {
         return Err(MediaError::TooLarge { limit });
     }
-    let now = Utc::now();
+    let now = ingest::now();
     let row = UploadRow {
         id: uuid::Uuid::now_v7().to_string(),
         workspace_id: workspace_id.to_string(),
@@ -71,23 +71,17 @@ pub async fn create(
     Ok(row)
 }
 
-/// A session of the workspace, looked up by id.
-pub enum Lookup {
-    Found(UploadRow),
-    Missing,
-    /// It existed but expired; it has now been cleaned up.
-    Expired,
-}
-
-pub async fn find(app: &App, workspace_id: &str, id: &str) -> Result<Lookup, MediaError> {
+/// A session of the workspace: [`MediaError::Unknown`] if there is none,
+/// [`MediaError::Expired`] if it has expired (it is then cleaned up at once).
+pub async fn find(app: &App, workspace_id: &str, id: &str) -> Result<UploadRow, MediaError> {
     let Some(row) = store::get_upload(&app.db, workspace_id, id).await? else {
-        return Ok(Lookup::Missing);
+        return Err(MediaError::Unknown(vec![id.to_string()]));
     };
     if row.expires_at < Utc::now() {
         terminate(app, workspace_id, id).await?;
-        return Ok(Lookup::Expired);
+        return Err(MediaError::Expired(id.to_string()));
     }
-    Ok(Lookup::Found(row))
+    Ok(row)
 }
 
 /// Appends one request body at the session's current offset (the caller has checked that
