@@ -68,6 +68,12 @@ pub struct Config {
     #[arg(long, env = "PLUGBOARD_MAX_UPLOAD_BYTES", default_value_t = 5 << 30)]
     pub max_upload_bytes: u64,
 
+    /// Seconds a node's claim on a job lasts without a heartbeat (sent every third of it):
+    /// the jobs of a node that died are taken over this long after its last heartbeat.
+    #[arg(long, env = "PLUGBOARD_JOB_LEASE_SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub job_lease_secs: u64,
+
     /// Log as JSON lines.
     #[arg(long, env = "PLUGBOARD_LOG_JSON")]
     pub log_json: bool,

@@ -70,7 +70,15 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    let workers = Workers::start(app.clone(), app.jobs_waker.clone(), handlers(), WorkerOptions::default());
+    let workers = Workers::start(
+        app.clone(),
+        app.jobs_waker.clone(),
+        handlers(),
+        WorkerOptions {
+            lease: std::time::Duration::from_secs(app.config.job_lease_secs),
+            ..WorkerOptions::default()
+        },
+    );
     let mut background = vec![crate::tokens::start_sweeper(&app)];
     background.extend(crate::cluster::start(&app));
     tracing::info!(%addr, "listening");

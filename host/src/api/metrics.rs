@@ -21,6 +21,8 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Prometheus metrics in the text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn render() -> impl IntoResponse {
     (
         [(

@@ -27,7 +27,7 @@ use crate::app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::Html;
 use axum::routing::get;
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -47,6 +47,8 @@ pub const MAX_JSON_BODY: usize = 1 << 20;
         license(name = "Apache-2.0")
     ),
     components(schemas(problem::Problem)),
+    // Served outside the documented router (a wildcard path, the recorder), documented here.
+    paths(public_media::serve, metrics::render, openapi_json, docs_page),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -90,24 +92,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    let (api, doc) = api().split_for_parts();
-    let doc = Arc::new(doc);
+    let (api, _) = api().split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .route("/media/public/{*key}", get(public_media::serve))
         .route("/metrics", get(metrics::render))
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
-        .route(
-            "/api/docs",
-            get(|| async { Html(include_str!("docs.html")) }),
-        )
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs_page))
         .fallback(|| async {
             problem::Problem::not_found("no such route; the API is under /api/v1 (see /api/docs)")
         })
@@ -158,7 +150,16 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
 }
 
-/// Used by handlers that answer with no body.
-pub fn no_content() -> impl IntoResponse {
-    axum::http::StatusCode::NO_CONTENT
+/// This document, generated once from the handlers.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, description = "the OpenAPI document", body = Object)))]
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    axum::Json(DOC.get_or_init(openapi))
 }
+
+/// The API reference page: renders `/api/openapi.json` with no external resources.
+#[utoipa::path(get, path = "/api/docs", tag = "operations", responses((status = 200, description = "HTML", content_type = "text/html")))]
+async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
+

@@ -46,6 +46,10 @@ fn parse_range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, (
     Ok(Some(range))
 }
 
+#[utoipa::path(get, path = "/media/public/{key}", tag = "media", summary = "A media object by signed, expiring URL",
+    description = "For platforms that pull media by URL. Single byte ranges (`Range: bytes=a-b`) answer 206. Links come from the media API or the plugins' `public-url` import.",
+    params(("key" = String, Path, description = "object key (may contain slashes)"), ("expires" = u64, Query), ("sig" = String, Query), ("Range" = Option<String>, Header)),
+    responses((status = 200, description = "the object"), (status = 206, description = "the requested range"), (status = 403, body = Problem), (status = 404, body = Problem), (status = 416, body = Problem)))]
 pub async fn serve(
     State(app): State<Arc<App>>,
     Path(key): Path<String>,

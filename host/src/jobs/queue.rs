@@ -190,6 +190,8 @@ pub async fn heartbeat(db: &Db, id: &str, owner: &str, lease_ms: i64) -> Result<
     Ok(n == 1)
 }
 
+/// Ends the lease. `lease_owner` is kept: it names the worker (node) that ran the job's
+/// last attempt, which operators of a cluster look up.
 async fn finish(
     db: &Db,
     id: &str,
@@ -201,7 +203,7 @@ async fn finish(
 ) -> Result<bool> {
     let sql = db.sql(
         "UPDATE jobs SET status = ?, run_at = COALESCE(?, run_at), last_error = COALESCE(?, last_error), result = COALESCE(?, result), \
-         lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+         lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
     );
     let result = result.map(|r| r.to_string());
     let n: u64 = on_db!(db, |p| sqlx::query(sql)

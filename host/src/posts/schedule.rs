@@ -2,7 +2,7 @@
 //! given) and resolved to an instant with the zone's rules, daylight-saving transitions
 //! included.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// An instant resolved from a local time, with a note when the local time was adjusted.
@@ -34,20 +34,18 @@ pub fn resolve(local: NaiveDateTime, zone: Tz) -> Resolved {
             )),
         },
         LocalResult::None => {
-            // Walk forward minute by minute to the end of the gap (at most a few hours).
+            // RFC 5545's reading: a time inside the gap uses the offset in force before it,
+            // which lands it as far past the gap's end as it was past its start.
             let mut probe = local;
             for _ in 0..(24 * 60) {
-                probe += Duration::minutes(1);
-                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
-                    zone.from_local_datetime(&probe)
-                {
-                    let gap = probe - local;
-                    let at = t.with_timezone(&Utc);
+                probe -= Duration::minutes(1);
+                if let LocalResult::Single(before) | LocalResult::Ambiguous(_, before) = zone.from_local_datetime(&probe) {
+                    let offset = before.offset().fix();
+                    let at = Utc.from_utc_datetime(&(local - Duration::seconds(i64::from(offset.local_minus_utc()))));
                     return Resolved {
                         at,
                         note: Some(format!(
-                            "{local} does not exist in {zone} (clocks go forward); moved {} minutes later to {}",
-                            gap.num_minutes(),
+                            "{local} does not exist in {zone} (clocks go forward); it was moved past the gap to {}",
                             at.with_timezone(&zone).format("%H:%M")
                         )),
                     };
@@ -56,9 +54,7 @@ pub fn resolve(local: NaiveDateTime, zone: Tz) -> Resolved {
             // No zone has a gap of a day; answer the UTC reading rather than fail.
             Resolved {
                 at: Utc.from_utc_datetime(&local),
-                note: Some(format!(
-                    "{local} could not be placed in {zone}; read as UTC"
-                )),
+                note: Some(format!("{local} could not be placed in {zone}; read as UTC")),
             }
         }
     }

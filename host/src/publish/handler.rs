@@ -6,7 +6,9 @@ use crate::jobs::queue::{self, NewJob, kinds};
 use crate::jobs::{Handler, Job, Outcome, now_ms};
 use crate::runtime::caps::media::CallMedia;
 use crate::runtime::error::CallError;
-use crate::store::posts;
+use crate::events::Event;
+use crate::store::activity::{self, Entry};
+use crate::store::{accounts, posts};
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
     PublishOutcome, ReconcileOutcome,
 };
@@ -53,6 +55,44 @@ pub fn explain(e: &PluginError) -> String {
         PluginError::Permanent(m) => format!("The platform refused the post: {m}"),
         PluginError::Unsupported(m) => format!("Not possible on this platform: {m}"),
     }
+}
+
+/// The platform no longer accepts the account's authorization and a refresh could not
+/// renew it (Mastodon has no refresh at all, so `refresh` does not mark the account
+/// itself): the account shows that it needs a reconnect, and streams hear it once.
+pub(super) async fn mark_needs_reconnect(app: &App, account_id: &str, reason: &str) -> anyhow::Result<()> {
+    let mut tx = app.db.write_tx(&format!("account:{account_id}")).await?;
+    let Some(mut account) = accounts::get_in(&app.db, &mut tx, account_id).await? else {
+        return Ok(());
+    };
+    let newly = !account.needs_reconnect;
+    account.needs_reconnect = true;
+    account.last_error = Some(reason.to_string());
+    account.updated_at = chrono::Utc::now();
+    accounts::update(&app.db, &mut tx, &account).await?;
+    if newly {
+        activity::record_in(
+            &app.db,
+            &mut tx,
+            Entry {
+                workspace_id: &account.workspace_id,
+                actor_id: None,
+                action: "account.needs_reconnect",
+                subject_type: "account",
+                subject_id: Some(&account.id),
+                details: serde_json::json!({"plugin": account.plugin_id, "error": reason}),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if newly {
+        // Webhook endpoints already hear this through the paused target
+        // (`webhooks::event_name`), so the account event goes to streams only.
+        app.events
+            .emit(Event::needs_reconnect(&account.workspace_id, &account.id, reason));
+    }
+    Ok(())
 }
 
 async fn call_publish(app: &App, t: &TargetRow, attempt: u32) -> anyhow::Result<Attempt> {
@@ -263,6 +303,7 @@ impl PublishHandler {
                 Err(e) => {
                     let reason =
                         format!("The account needs to be reconnected: {msg} (refresh failed: {e})");
+                    mark_needs_reconnect(app, &t.account_id, &reason).await?;
                     targets::transition(
                         app,
                         t,

@@ -1,7 +1,7 @@
 //! The `check-status` job: polls a pending target (the platform is still processing) at the
 //! platform's pace until it is published or fails.
 
-use super::handler::explain;
+use super::handler::{explain, mark_needs_reconnect};
 use super::targets::{self, Change};
 use crate::app::App;
 use crate::jobs::queue::kinds;
@@ -71,6 +71,7 @@ impl CheckStatusHandler {
                 Err(e) => {
                     let reason =
                         format!("The account needs to be reconnected: {m} (refresh failed: {e})");
+                    mark_needs_reconnect(app, &t.account_id, &reason).await?;
                     targets::transition(
                         app,
                         t,

@@ -1,7 +1,8 @@
 //! The plugin registry: id → an atomically swappable active version. Install and upgrade
 //! compile and validate off the hot path, then swap; calls in flight finish on the version
-//! they started with. Artifacts live in the data folder, the active version in the
-//! database, so a restart comes back the same.
+//! they started with. Artifacts live in the data folder and in the database (where the
+//! other nodes of a cluster, with their own data folders, fetch them), the active version
+//! in the database, so a restart comes back the same.
 
 use super::cache::ArtifactCache;
 use super::call::Caller;
@@ -261,6 +262,7 @@ impl Registry {
         tokio::fs::write(&path, bytes)
             .await
             .with_context(|| format!("writing {}", path.display()))?;
+        store::plugins::put_artifact(&self.db, &id, &hash, bytes).await?;
         store::plugins::add_version(&self.db, &manifest, &hash).await?;
         let previous = existing
             .as_ref()
@@ -306,9 +308,7 @@ impl Registry {
                 ))
             })?;
         let path = self.artifact_path(id, &v.content_hash);
-        let bytes = tokio::fs::read(&path)
-            .await
-            .with_context(|| format!("reading {}", path.display()))?;
+        let bytes = self.artifact(id, &v.content_hash, &path).await?;
         if content_hash(&bytes) != v.content_hash {
             return Err(RegistryError::Internal(anyhow::anyhow!(
                 "artifact {} does not match its recorded hash",
@@ -316,6 +316,45 @@ impl Registry {
             )));
         }
         self.load(&bytes, v.manifest, grants).await
+    }
+
+    /// A component's bytes: the data folder's copy, else the database's (a version another
+    /// node installed), which is then kept in the data folder too.
+    async fn artifact(
+        &self,
+        id: &str,
+        hash: &str,
+        path: &std::path::Path,
+    ) -> Result<Vec<u8>, RegistryError> {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("reading {}", path.display()))
+                    .into());
+            }
+        }
+        let bytes = store::plugins::artifact(&self.db, id, hash)
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the component {hash} of `{id}` is neither in {} nor in the database",
+                    path.display()
+                )
+            })?;
+        // Only a cache: the database keeps the bytes, so a failed write costs a re-fetch.
+        // Written aside and renamed, so no reader ever sees half a component.
+        let written = async {
+            tokio::fs::create_dir_all(path.parent().expect("artifact folder")).await?;
+            let part = path.with_extension(format!("{}.part", uuid::Uuid::now_v7()));
+            tokio::fs::write(&part, &bytes).await?;
+            tokio::fs::rename(&part, path).await
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(plugin = %id, file = %path.display(), error = %e, "could not keep a fetched plugin component in the data folder");
+        }
+        Ok(bytes)
     }
 
     /// Makes the previous version active again (and remembers the one rolled back from).

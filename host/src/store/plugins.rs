@@ -110,11 +110,40 @@ pub async fn activate(
     Ok(())
 }
 
+/// Keeps a component's bytes (idempotent: the hash names the content).
+pub async fn put_artifact(db: &Db, id: &str, content_hash: &str, bytes: &[u8]) -> Result<()> {
+    let sql = db.sql(
+        "INSERT INTO plugin_artifacts (plugin_id, content_hash, bytes) VALUES (?, ?, ?) ON CONFLICT (plugin_id, content_hash) DO NOTHING",
+    );
+    on_db!(db, |p| {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(content_hash)
+            .bind(bytes)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A component's bytes, if this database has them (installs before they were kept here
+/// have only the file).
+pub async fn artifact(db: &Db, id: &str, content_hash: &str) -> Result<Option<Vec<u8>>> {
+    let sql = db.sql("SELECT bytes FROM plugin_artifacts WHERE plugin_id = ? AND content_hash = ?");
+    let bytes: Option<Vec<u8>> = on_db!(db, |p| sqlx::query_scalar(sql)
+        .bind(id)
+        .bind(content_hash)
+        .fetch_optional(p)
+        .await?);
+    Ok(bytes)
+}
+
 pub async fn remove(db: &Db, id: &str) -> Result<()> {
     let a = db.sql("DELETE FROM plugins WHERE id = ?");
     let b = db.sql("DELETE FROM plugin_versions WHERE plugin_id = ?");
     let c = db.sql("DELETE FROM plugin_kv WHERE plugin_id = ?");
-    for sql in [a, b, c] {
+    let d = db.sql("DELETE FROM plugin_artifacts WHERE plugin_id = ?");
+    for sql in [a, b, c, d] {
         on_db!(db, |p| {
             sqlx::query(sql).bind(id).execute(p).await?;
         });

@@ -18,6 +18,8 @@ pub struct Target {
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
     pub last_error: Option<String>,
+    /// Why a queued or pending target waits (a rate limit, a quota, media processing).
+    pub deferred_reason: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -99,7 +101,7 @@ async fn targets_of(db: &Db, post_ids: &[String]) -> Result<Vec<(String, Target)
     let mut out = Vec::new();
     for pid in post_ids {
         let sql = db.sql(
-            "SELECT post_id, id, account_id, plugin_id, status, remote_id, remote_url, last_error, updated_at FROM post_targets WHERE post_id = ? ORDER BY created_at, id",
+            "SELECT post_id, id, account_id, plugin_id, status, remote_id, remote_url, last_error, deferred_reason, updated_at FROM post_targets WHERE post_id = ? ORDER BY created_at, id",
         );
         type Row = (
             String,
@@ -107,6 +109,7 @@ async fn targets_of(db: &Db, post_ids: &[String]) -> Result<Vec<(String, Target)
             String,
             String,
             String,
+            Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
@@ -122,6 +125,7 @@ async fn targets_of(db: &Db, post_ids: &[String]) -> Result<Vec<(String, Target)
             remote_id,
             remote_url,
             last_error,
+            deferred_reason,
             updated_at,
         ) in rows
         {
@@ -135,6 +139,7 @@ async fn targets_of(db: &Db, post_ids: &[String]) -> Result<Vec<(String, Target)
                     remote_id,
                     remote_url,
                     last_error,
+                    deferred_reason,
                     updated_at,
                 },
             ));
