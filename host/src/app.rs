@@ -24,7 +24,7 @@ pub struct App {
     pub blobs: Blobs,
     pub signer: UrlSigner,
     /// Encrypts app settings, account credentials and OAuth states at rest.
-    pub cipher: CredentialCipher,
+    pub cipher: Arc<CredentialCipher>,
     pub runtime: Arc<Runtime>,
     pub admin_token: String,
     /// Status changes for server-sent events.
@@ -51,7 +51,10 @@ impl App {
             keyfile::load_or_create(&config.data_dir.join("keys/url-signing.key"))?,
             &config.public_url(),
         )?;
-        let cipher = CredentialCipher::load(&config.data_dir, config.credentials_key.as_ref())?;
+        let cipher = Arc::new(CredentialCipher::load(
+            &config.data_dir,
+            config.credentials_key.as_ref(),
+        )?);
         let admin_token = match &config.admin_token {
             Some(t) => t.clone(),
             None => admin_token_file(&config.data_dir)?,
@@ -60,7 +63,7 @@ impl App {
             http: HttpService::new(IpPolicy {
                 allowed: config.http_allow_ranges.clone(),
             })?,
-            storage: Arc::new(SqlKv::new(db.clone())),
+            storage: Arc::new(SqlKv::new(db.clone(), cipher.clone())),
             media: Arc::new(MediaService {
                 blobs: blobs.clone(),
                 signer: signer.clone(),
@@ -127,6 +130,14 @@ impl App {
                     continue;
                 }
             };
+            // A node joining a cluster starts with a fresh data folder but not a fresh
+            // database: installing here would undo an upgrade the cluster already made.
+            if crate::store::plugins::get(&self.db, &manifest.id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
             match self
                 .runtime
                 .registry

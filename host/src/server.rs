@@ -1,9 +1,9 @@
 //! Running the HTTP server.
 
 use crate::app::App;
-use anyhow::{Context, Result};
 use crate::jobs::worker::WorkerOptions;
 use crate::jobs::{Handler, Workers};
+use anyhow::{Context, Result};
 use std::sync::Arc;
 
 /// A running server (for `serve` and for tests that embed it).
@@ -21,7 +21,10 @@ impl Running {
         let _ = self.shutdown.send(true);
         // Long-lived streams (server-sent events) would hold a graceful shutdown forever.
         let abort = self.handle.abort_handle();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.handle).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.handle)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
         self.workers.stop().await;
@@ -38,6 +41,7 @@ pub fn handlers() -> Vec<Arc<dyn Handler>> {
         Arc::new(crate::publish::status::CheckStatusHandler),
         Arc::new(crate::tokens::RefreshTokenHandler),
         Arc::new(crate::webhooks::DeliveryHandler),
+        Arc::new(crate::posts::recurrence::RecurrenceHandler),
     ]
 }
 

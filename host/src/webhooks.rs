@@ -248,12 +248,21 @@ pub async fn reseal_secrets(
 ) -> anyhow::Result<usize> {
     use crate::on_tx;
     let sql = db.sql("SELECT id, secret FROM webhook_endpoints");
-    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
+    let rows: Vec<(String, String)> =
+        on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
     let mut changed = 0;
     for (id, secret) in rows {
-        let Some(new) = reseal(&secret)? else { continue };
+        let Some(new) = reseal(&secret)? else {
+            continue;
+        };
         let update = db.sql("UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?");
-        on_tx!(tx, |c| sqlx::query(update).bind(&new).bind(&id).bind(&secret).execute(&mut **c).await.map(|_| ())?);
+        on_tx!(tx, |c| sqlx::query(update)
+            .bind(&new)
+            .bind(&id)
+            .bind(&secret)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())?);
         changed += 1;
     }
     Ok(changed)

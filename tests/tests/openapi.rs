@@ -8,7 +8,12 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_is_valid_and_complete() {
     let server = test_server().await;
-    let text = reqwest::get(format!("{}/api/openapi.json", server.base)).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{}/api/openapi.json", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let spec = oas3::from_json(&text).expect("the document parses as OpenAPI 3.1");
     assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
     let doc: Value = serde_json::from_str(&text).unwrap();
@@ -53,21 +58,46 @@ async fn openapi_document_is_valid_and_complete() {
         for (method, op) in item.as_object().unwrap() {
             let params: Vec<&str> = op["parameters"]
                 .as_array()
-                .map(|a| a.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
                 .unwrap_or_default();
             for name in &declared {
-                assert!(params.contains(name), "{method} {path}: path parameter `{name}` is not declared");
+                assert!(
+                    params.contains(name),
+                    "{method} {path}: path parameter `{name}` is not declared"
+                );
             }
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
-            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path} has no tag"
+            );
             if path.starts_with("/api/v1/workspaces/") {
-                assert!(op["security"].to_string().contains("bearer"), "{method} {path} is not marked bearer-protected");
+                assert!(
+                    op["security"].to_string().contains("bearer"),
+                    "{method} {path} is not marked bearer-protected"
+                );
             }
         }
     }
 
-    let page = reqwest::get(format!("{}/api/docs", server.base)).await.unwrap().text().await.unwrap();
+    let page = reqwest::get(format!("{}/api/docs", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("/api/openapi.json"));
-    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the docs page must not load external resources");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "the docs page must not load external resources"
+    );
     server.running.stop().await;
 }

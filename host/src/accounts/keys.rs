@@ -1,5 +1,5 @@
 //! Rotation of the credentials key: a new key becomes primary and every stored ciphertext
-//! (app settings, account credentials, OAuth states, webhook secrets) is re-encrypted with it in one
+//! (app settings, account credentials, OAuth states, webhook secrets, plugin storage) is re-encrypted with it in one
 //! transaction. Old key files stay, so backups taken before the rotation still open.
 
 use crate::crypto::credentials::{CredentialCipher, KeyHex};
@@ -20,6 +20,7 @@ pub struct Rotation {
     pub accounts: usize,
     pub oauth_states: usize,
     pub webhooks: usize,
+    pub plugin_storage: usize,
 }
 
 /// Rotates to a new key: generated into the key folder, or `new_key` when the primary key
@@ -56,6 +57,7 @@ pub async fn rotate(
     let accounts = accounts::reseal_all(db, &mut tx, &reseal).await?;
     let oauth_states = accounts::reseal_states(db, &mut tx, &reseal).await?;
     let webhooks = crate::webhooks::reseal_secrets(db, &mut tx, &reseal).await?;
+    let plugin_storage = crate::store::plugin_kv::reseal_all(db, &mut tx, &reseal).await?;
     tx.commit().await?;
     // Primary only once everything is re-encrypted: a failure above leaves the old key in
     // charge and every value readable.
@@ -69,6 +71,7 @@ pub async fn rotate(
         accounts,
         oauth_states,
         webhooks,
+        plugin_storage,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod caller;
 pub mod events;
 pub mod health;
+pub mod import;
 pub mod invitations;
 pub mod json;
 pub mod media;
@@ -18,7 +19,9 @@ pub mod metrics;
 pub mod posts;
 pub mod problem;
 pub mod public_media;
+pub mod recurrence;
 pub mod schedule;
+pub mod slots;
 pub mod uploads;
 pub mod webhooks;
 pub mod workspaces;
@@ -82,6 +85,9 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .nest("/api/v1", accounts::routes())
         .nest("/api/v1", posts::routes())
         .nest("/api/v1", schedule::routes())
+        .nest("/api/v1", slots::routes())
+        .nest("/api/v1", recurrence::routes())
+        .nest("/api/v1", import::routes())
         .nest("/api/v1", events::routes())
         .nest("/api/v1", webhooks::routes())
 }
@@ -162,4 +168,3 @@ async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 async fn docs_page() -> Html<&'static str> {
     Html(include_str!("docs.html"))
 }
-

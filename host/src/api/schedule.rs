@@ -7,7 +7,7 @@ use super::problem::Problem;
 use crate::app::App;
 use crate::jobs::queue::{self, NewJob, kinds};
 use crate::on_db;
-use crate::posts::schedule::{parse_zone, resolve};
+use crate::posts::schedule::{enqueue_publish, mark_scheduled, parse_zone, resolve};
 use crate::store::posts;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,7 +45,8 @@ pub struct Scheduled {
     pub targets: Vec<String>,
 }
 
-async fn workspace_zone(app: &App, workspace_id: &str) -> Result<String, Problem> {
+/// The workspace's IANA zone, the default of every schedule made in it.
+pub async fn workspace_zone(app: &App, workspace_id: &str) -> Result<String, Problem> {
     let sql = app.db.sql("SELECT timezone FROM workspaces WHERE id = ?");
     let tz: Option<String> = on_db!(&app.db, |p| sqlx::query_scalar(sql)
         .bind(workspace_id)
@@ -132,34 +133,14 @@ pub async fn schedule(
         )
         .with_errors(problems));
     }
-    let at_ms = at.timestamp_millis();
+    // All targets move together; their jobs follow once that is committed.
+    let mut tx = app.db.write_tx(&member.workspace_id).await?;
     for t in &chosen {
-        queue::cancel_for(&app.db, &t.id).await?;
-        let sql = app.db.sql(
-            "UPDATE post_targets SET status = 'scheduled', scheduled_at = ?, schedule_zone = ?, schedule_local = ?, last_error = NULL, problems = NULL, deferred_reason = NULL, updated_at = ? \
-             WHERE id = ? AND status IN ('draft', 'scheduled', 'queued', 'failed')",
-        );
-        on_db!(&app.db, |p| sqlx::query(sql)
-            .bind(at_ms)
-            .bind(&zone_name)
-            .bind(&local)
-            .bind(chrono::Utc::now())
-            .bind(&t.id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        queue::enqueue(
-            &app.db,
-            NewJob {
-                workspace_id: Some(member.workspace_id.clone()),
-                subject_id: Some(t.id.clone()),
-                run_at: at_ms,
-                max_attempts: 8,
-                dedupe_key: Some(format!("publish:{}", t.id)),
-                ..NewJob::now(kinds::PUBLISH, serde_json::json!({}))
-            },
-        )
-        .await?;
+        mark_scheduled(&app.db, &mut tx, &t.id, at, &zone_name, local.as_deref()).await?;
+    }
+    tx.commit().await?;
+    for t in &chosen {
+        enqueue_publish(&app, &member.workspace_id, &t.id, at).await?;
     }
     app.jobs_waker.wake();
     crate::store::activity::record(

@@ -4,5 +4,8 @@
 pub mod accounts;
 pub mod check;
 pub mod content;
+pub mod import;
+pub mod recurrence;
 pub mod schedule;
+pub mod slots;
 pub mod validation;

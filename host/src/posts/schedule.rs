@@ -1,9 +1,16 @@
 //! Schedules in IANA time zones: a post is scheduled at a local time in a zone (kept as
 //! given) and resolved to an instant with the zone's rules, daylight-saving transitions
-//! included.
+//! included. Also the step every scheduling mode (one-off, queue slots, recurrences,
+//! imports) ends with: targets marked `scheduled`, then their `publish` jobs enqueued.
 
+use crate::app::App;
+use crate::jobs::queue::{self, NewJob, kinds};
+use crate::store::{Db, Tx};
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+
+/// Target statuses that may be (re)scheduled.
+pub const SCHEDULABLE: [&str; 4] = ["draft", "scheduled", "queued", "failed"];
 
 /// An instant resolved from a local time, with a note when the local time was adjusted.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +46,13 @@ pub fn resolve(local: NaiveDateTime, zone: Tz) -> Resolved {
             let mut probe = local;
             for _ in 0..(24 * 60) {
                 probe -= Duration::minutes(1);
-                if let LocalResult::Single(before) | LocalResult::Ambiguous(_, before) = zone.from_local_datetime(&probe) {
+                if let LocalResult::Single(before) | LocalResult::Ambiguous(_, before) =
+                    zone.from_local_datetime(&probe)
+                {
                     let offset = before.offset().fix();
-                    let at = Utc.from_utc_datetime(&(local - Duration::seconds(i64::from(offset.local_minus_utc()))));
+                    let at = Utc.from_utc_datetime(
+                        &(local - Duration::seconds(i64::from(offset.local_minus_utc()))),
+                    );
                     return Resolved {
                         at,
                         note: Some(format!(
@@ -54,10 +65,83 @@ pub fn resolve(local: NaiveDateTime, zone: Tz) -> Resolved {
             // No zone has a gap of a day; answer the UTC reading rather than fail.
             Resolved {
                 at: Utc.from_utc_datetime(&local),
-                note: Some(format!("{local} could not be placed in {zone}; read as UTC")),
+                note: Some(format!(
+                    "{local} could not be placed in {zone}; read as UTC"
+                )),
             }
         }
     }
+}
+
+/// Reads a local date and time without offset: `2026-03-29T09:30`, with optional seconds,
+/// or with a space instead of `T` as spreadsheets write it.
+pub fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
+    let text = text.trim();
+    [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .ok_or_else(|| {
+        format!(
+            "`{text}` is not a local date and time like 2026-03-29T09:30 (no offset: the zone is given apart)"
+        )
+    })
+}
+
+/// Marks one target `scheduled` at `at` (kept with the zone and local time it was asked
+/// in) inside the caller's transaction; false when the target was not schedulable (draft,
+/// scheduled, queued or failed).
+pub async fn mark_scheduled(
+    db: &Db,
+    tx: &mut Tx,
+    target_id: &str,
+    at: DateTime<Utc>,
+    zone: &str,
+    local: Option<&str>,
+) -> anyhow::Result<bool> {
+    let sql = db.sql(
+        "UPDATE post_targets SET status = 'scheduled', scheduled_at = ?, schedule_zone = ?, schedule_local = ?, last_error = NULL, problems = NULL, deferred_reason = NULL, updated_at = ? \
+         WHERE id = ? AND status IN ('draft', 'scheduled', 'queued', 'failed')",
+    );
+    let n: u64 = crate::on_tx!(tx, |c| sqlx::query(sql)
+        .bind(at.timestamp_millis())
+        .bind(zone)
+        .bind(local)
+        .bind(Utc::now())
+        .bind(target_id)
+        .execute(&mut **c)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Enqueues the `publish` job of a scheduled target at `at`, replacing a queued one (a
+/// reschedule). Called once the transaction that scheduled the target has committed; the
+/// caller wakes the workers.
+pub async fn enqueue_publish(
+    app: &App,
+    workspace_id: &str,
+    target_id: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    queue::cancel_for(&app.db, target_id).await?;
+    queue::enqueue(
+        &app.db,
+        NewJob {
+            workspace_id: Some(workspace_id.to_string()),
+            subject_id: Some(target_id.to_string()),
+            run_at: at.timestamp_millis(),
+            max_attempts: 8,
+            dedupe_key: Some(format!("publish:{target_id}")),
+            ..NewJob::now(kinds::PUBLISH, serde_json::json!({}))
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -104,6 +188,26 @@ mod tests {
             (plain.at.to_rfc3339().as_str(), plain.note),
             ("2026-07-04T13:00:00+00:00", None)
         );
+    }
+
+    #[test]
+    fn local_times_with_or_without_seconds() {
+        let want = local("2026-03-29T09:30");
+        for text in [
+            "2026-03-29T09:30",
+            "2026-03-29T09:30:00",
+            " 2026-03-29 09:30 ",
+        ] {
+            assert_eq!(parse_local(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "2026-03-29",
+            "09:30",
+            "2026-03-29T09:30Z",
+            "2026-02-30T09:30",
+        ] {
+            assert!(parse_local(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

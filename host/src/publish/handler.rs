@@ -2,11 +2,11 @@
 
 use super::targets::{self, Change, TargetRow};
 use crate::app::App;
+use crate::events::Event;
 use crate::jobs::queue::{self, NewJob, kinds};
 use crate::jobs::{Handler, Job, Outcome, now_ms};
 use crate::runtime::caps::media::CallMedia;
 use crate::runtime::error::CallError;
-use crate::events::Event;
 use crate::store::activity::{self, Entry};
 use crate::store::{accounts, posts};
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
@@ -60,7 +60,11 @@ pub fn explain(e: &PluginError) -> String {
 /// The platform no longer accepts the account's authorization and a refresh could not
 /// renew it (Mastodon has no refresh at all, so `refresh` does not mark the account
 /// itself): the account shows that it needs a reconnect, and streams hear it once.
-pub(super) async fn mark_needs_reconnect(app: &App, account_id: &str, reason: &str) -> anyhow::Result<()> {
+pub(super) async fn mark_needs_reconnect(
+    app: &App,
+    account_id: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
     let mut tx = app.db.write_tx(&format!("account:{account_id}")).await?;
     let Some(mut account) = accounts::get_in(&app.db, &mut tx, account_id).await? else {
         return Ok(());
@@ -89,8 +93,11 @@ pub(super) async fn mark_needs_reconnect(app: &App, account_id: &str, reason: &s
     if newly {
         // Webhook endpoints already hear this through the paused target
         // (`webhooks::event_name`), so the account event goes to streams only.
-        app.events
-            .emit(Event::needs_reconnect(&account.workspace_id, &account.id, reason));
+        app.events.emit(Event::needs_reconnect(
+            &account.workspace_id,
+            &account.id,
+            reason,
+        ));
     }
     Ok(())
 }
@@ -448,10 +455,34 @@ impl Handler for PublishHandler {
                 serde_json::json!({"skipped": format!("the target is {other}")}),
             ))),
         };
-        result.unwrap_or_else(|e| {
+        let outcome = result.unwrap_or_else(|e| {
             let error = format!("{e:#}");
-            tracing::warn!(target_id = %t.id, error = %error, "publish attempt failed before reaching the plugin");
+            tracing::warn!(target_id = %t.id, error = %error, "publish attempt failed");
             Outcome::Retry { error, after: None }
-        })
+        });
+        match outcome {
+            // The worker buries the job after this: the target must not keep waiting for a
+            // job that will never run again.
+            Outcome::Retry { error, .. } if job.attempts >= job.max_attempts => {
+                self.give_up(app, &t, job.attempts, &error).await
+            }
+            other => other,
+        }
+    }
+}
+
+impl PublishHandler {
+    /// The last attempt failed: the target fails with the reason, or is in doubt when it
+    /// was left mid-call.
+    async fn give_up(&self, app: &App, t: &TargetRow, attempts: i32, error: &str) -> Outcome {
+        let reason = format!("Gave up after {attempts} attempts: {error}");
+        let change = Change {
+            error: Some(&reason),
+            ..Default::default()
+        };
+        match targets::transition(app, t, &["scheduled", "queued"], "failed", change).await {
+            Ok(true) => Outcome::Fail(reason),
+            _ => self.in_doubt(app, t, &reason).await,
+        }
     }
 }

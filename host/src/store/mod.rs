@@ -10,8 +10,11 @@ pub mod media;
 pub mod members;
 pub mod plugin_kv;
 pub mod plugins;
+pub mod post_batches;
 pub mod posts;
+pub mod recurrences;
 pub mod sessions;
+pub mod slots;
 pub mod users;
 pub mod workspaces;
 

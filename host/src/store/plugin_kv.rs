@@ -1,17 +1,34 @@
-//! Plugin key-value storage in the database. Writes run in a per-plugin serialised
-//! transaction so the quota check and the write are one atomic step.
+//! Plugin key-value storage in the database. Values are encrypted at rest with the
+//! credentials key (plugins keep tokens and app secrets here), and the quota counts the
+//! stored bytes. Writes run in a per-plugin serialised transaction so the quota check and
+//! the write are one atomic step.
 
 use super::{Db, Tx};
+use crate::crypto::credentials::CredentialCipher;
 use crate::runtime::caps::storage::{KvError, KvStore};
 use crate::{on_db, on_tx};
+use std::sync::Arc;
 
 pub struct SqlKv {
     db: Db,
+    cipher: Arc<CredentialCipher>,
 }
 
 impl SqlKv {
-    pub fn new(db: Db) -> SqlKv {
-        SqlKv { db }
+    pub fn new(db: Db, cipher: Arc<CredentialCipher>) -> SqlKv {
+        SqlKv { db, cipher }
+    }
+
+    fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, KvError> {
+        self.cipher
+            .seal(plain)
+            .map(String::into_bytes)
+            .map_err(failed)
+    }
+
+    fn open(&self, stored: Vec<u8>) -> Result<Vec<u8>, KvError> {
+        let text = String::from_utf8(stored).map_err(failed)?;
+        self.cipher.open(&text).map_err(failed)
     }
 
     async fn usage_without(&self, tx: &mut Tx, plugin: &str, key: &str) -> anyhow::Result<u64> {
@@ -66,11 +83,12 @@ impl SqlKv {
         value: &[u8],
         quota: u64,
     ) -> Result<(), KvError> {
+        let sealed = self.seal(value)?;
         let used = self.usage_without(tx, plugin, key).await.map_err(failed)?;
-        if used + key.len() as u64 + value.len() as u64 > quota {
+        if used + key.len() as u64 + sealed.len() as u64 > quota {
             return Err(KvError::QuotaExceeded);
         }
-        self.put(tx, plugin, key, value).await.map_err(failed)
+        self.put(tx, plugin, key, &sealed).await.map_err(failed)
     }
 }
 
@@ -89,7 +107,7 @@ impl KvStore for SqlKv {
             .bind(key)
             .fetch_optional(p)
             .await);
-        r.map_err(failed)
+        r.map_err(failed)?.map(|v| self.open(v)).transpose()
     }
 
     async fn set(
@@ -126,7 +144,12 @@ impl KvStore for SqlKv {
         quota: u64,
     ) -> Result<bool, KvError> {
         let mut tx = self.db.write_tx(plugin).await.map_err(failed)?;
-        let current = self.current(&mut tx, plugin, key).await.map_err(failed)?;
+        let current = self
+            .current(&mut tx, plugin, key)
+            .await
+            .map_err(failed)?
+            .map(|v| self.open(v))
+            .transpose()?;
         if current != expected {
             return Ok(false);
         }
@@ -143,7 +166,12 @@ impl KvStore for SqlKv {
         quota: u64,
     ) -> Result<i64, KvError> {
         let mut tx = self.db.write_tx(plugin).await.map_err(failed)?;
-        let current = self.current(&mut tx, plugin, key).await.map_err(failed)?;
+        let current = self
+            .current(&mut tx, plugin, key)
+            .await
+            .map_err(failed)?
+            .map(|v| self.open(v))
+            .transpose()?;
         let value = match current {
             None => 0,
             Some(bytes) => std::str::from_utf8(&bytes)
@@ -181,21 +209,22 @@ impl KvStore for SqlKv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     async fn kv() -> Arc<SqlKv> {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
+        let cipher = CredentialCipher::load(dir.path(), None).unwrap();
+        // The folder must outlive the pool; tests are short-lived processes.
         std::mem::forget(dir);
-        Arc::new(SqlKv::new(db))
+        Arc::new(SqlKv::new(db, Arc::new(cipher)))
     }
 
     #[tokio::test]
     async fn namespaces_are_separate_and_quota_holds() {
         let kv = kv().await;
-        kv.set("a", "k", b"1".to_vec(), 100).await.unwrap();
+        kv.set("a", "k", b"1".to_vec(), 300).await.unwrap();
         assert_eq!(kv.get("b", "k").await.unwrap(), None);
         assert_eq!(
             kv.set("a", "big", vec![0; 200], 100).await,
@@ -235,4 +264,31 @@ mod tests {
                 .unwrap()
         );
     }
+}
+
+/// Re-encrypts every stored value during a credentials-key rotation.
+pub async fn reseal_all(
+    db: &Db,
+    tx: &mut Tx,
+    reseal: &dyn Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<usize> {
+    let sql = db.sql("SELECT plugin_id, key, value FROM plugin_kv");
+    let rows: Vec<(String, String, Vec<u8>)> =
+        on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
+    let mut changed = 0;
+    for (plugin, key, value) in rows {
+        let Some(new) = reseal(&String::from_utf8(value)?)? else {
+            continue;
+        };
+        let update = db.sql("UPDATE plugin_kv SET value = ? WHERE plugin_id = ? AND key = ?");
+        on_tx!(tx, |c| sqlx::query(update)
+            .bind(new.into_bytes())
+            .bind(&plugin)
+            .bind(&key)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())?);
+        changed += 1;
+    }
+    Ok(changed)
 }
