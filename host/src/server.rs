@@ -74,6 +74,18 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
+    if !app.db.is_postgres() {
+        // SQLite is one node: jobs still leased are those of this server's previous run,
+        // which died. Taking them over now rather than when the lease lapses also lets
+        // reconcile look for their posts while they are still among the newest.
+        let orphans = crate::jobs::queue::release_leases(&app.db).await?;
+        if orphans > 0 {
+            tracing::warn!(
+                jobs = orphans,
+                "taking over jobs interrupted by the previous run"
+            );
+        }
+    }
     let workers = Workers::start(
         app.clone(),
         app.jobs_waker.clone(),
@@ -83,7 +95,10 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
             ..WorkerOptions::default()
         },
     );
-    let mut background = vec![crate::tokens::start_sweeper(&app)];
+    let mut background = vec![
+        crate::tokens::start_sweeper(&app),
+        crate::publish::watchdog::start(&app),
+    ];
     background.extend(crate::cluster::start(&app));
     tracing::info!(%addr, "listening");
     Ok(Running {

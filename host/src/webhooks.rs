@@ -230,16 +230,6 @@ impl Handler for DeliveryHandler {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn signature_is_stripe_style() {
-        let s = super::signature("whsec", 1_700_000_000, "{}");
-        assert!(s.starts_with("t=1700000000,v1="));
-        assert_eq!(s.len(), "t=1700000000,v1=".len() + 64);
-    }
-}
-
 /// Re-encrypts every endpoint secret during a credentials-key rotation.
 pub async fn reseal_secrets(
     db: &crate::store::Db,
@@ -266,4 +256,14 @@ pub async fn reseal_secrets(
         changed += 1;
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signature_is_stripe_style() {
+        let s = super::signature("whsec", 1_700_000_000, "{}");
+        assert!(s.starts_with("t=1700000000,v1="));
+        assert_eq!(s.len(), "t=1700000000,v1=".len() + 64);
+    }
 }

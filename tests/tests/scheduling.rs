@@ -205,9 +205,9 @@ fn utc_of(zone: &str, local: NaiveDateTime) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// The first date, at least three days from today, on whose night `zone` changes its UTC
+/// The first date, at least `days` days from today, on whose night `zone` changes its UTC
 /// offset (a daylight-saving transition): its noon has another offset than the noon before.
-fn next_transition(zone: &str) -> NaiveDate {
+fn next_transition(zone: &str, days: u64) -> NaiveDate {
     let tz = parse_zone(zone).unwrap();
     let offset = |d: NaiveDate| {
         tz.from_local_datetime(&d.and_hms_opt(12, 0, 0).unwrap())
@@ -218,7 +218,7 @@ fn next_transition(zone: &str) -> NaiveDate {
             .local_minus_utc()
     };
     let today = Utc::now().date_naive();
-    (3..800)
+    (days..days + 800)
         .map(|n| today + Days::new(n))
         .find(|d| offset(*d) != offset(*d - Days::new(1)))
         .unwrap_or_else(|| panic!("{zone} has no transition in two years"))
@@ -355,7 +355,7 @@ async fn queue_slots(c: Ctx) {
         json!({"timezone": "Europe/Berlin", "slots": every_day_9}),
     )
     .await;
-    let day = next_transition("Europe/Berlin");
+    let day = next_transition("Europe/Berlin", 3);
     let before = day - Days::new(1);
     let after = format!("{}T00:00:00Z", before.format("%Y-%m-%d"));
     let (a, b, d) = (
@@ -652,7 +652,7 @@ async fn recurring_posts(c: Ctx) {
 
     // A weekly rule across the next New York transition, made for real: the first
     // occurrence is a scheduled copy of the template, the next ones follow at 09:00 local.
-    let day = next_transition("America/New_York");
+    let day = next_transition("America/New_York", 10);
     let week_before = day - Days::new(7);
     let weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
         [day.format("%u").to_string().parse::<usize>().unwrap() - 1];
@@ -829,7 +829,7 @@ async fn recurring_posts(c: Ctx) {
 
     // Occurrences due now are published by the worker, each making the next: COUNT=2 makes
     // a second one a day later; UNTIL the same day ends after the first.
-    let soon = Utc::now() + chrono::Duration::seconds(4);
+    let soon = Utc::now() + chrono::Duration::seconds(8);
     let soon_local = soon.format("%Y-%m-%dT%H:%M:%S").to_string();
     let counted = c.draft("recurring, counted").await;
     let until = c.draft("recurring, until").await;
@@ -1091,7 +1091,7 @@ async fn bulk_import(c: Ctx) {
     )
     .await;
     assert_eq!(status, 201, "{media}");
-    let soon = (Utc::now() + chrono::Duration::seconds(4))
+    let soon = (Utc::now() + chrono::Duration::seconds(8))
         .format("%Y-%m-%dT%H:%M:%S")
         .to_string();
     let body = json!({"posts": [

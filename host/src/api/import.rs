@@ -123,13 +123,8 @@ pub async fn import(
             ));
         }
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BYTES) {
-        return Err(too_large());
-    }
+    // Read up to the limit even when the declared length is larger: a client still
+    // sending when refused would see its connection reset instead of the 413.
     let bytes = axum::body::to_bytes(body, MAX_BYTES)
         .await
         .map_err(|_| too_large())?;

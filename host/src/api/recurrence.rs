@@ -142,6 +142,7 @@ pub async fn create(
     let zone = parse_zone(&timezone).map_err(|m| Problem::unprocessable("invalid-timezone", m))?;
     if rule
         .occurrences(start, zone)
+        .take(recurrence::MAX_SCAN)
         .find(|o| o.at > Utc::now())
         .is_none()
     {

@@ -175,6 +175,17 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease_ms: i64) -> Result<Ve
     Ok(rows.into_iter().map(decode).collect())
 }
 
+/// Ends every lease at once, so the jobs are claimed again now. Only for a node that
+/// knows it is alone (SQLite): whatever is still leased belonged to a process that died.
+pub async fn release_leases(db: &Db) -> Result<u64> {
+    let sql = db.sql("UPDATE jobs SET lease_until = 0, updated_at = ? WHERE status = 'running'");
+    Ok(on_db!(db, |p| sqlx::query(sql)
+        .bind(now_ms())
+        .execute(p)
+        .await?
+        .rows_affected()))
+}
+
 /// Extends the lease; false when the lease was lost (another worker owns the job now).
 pub async fn heartbeat(db: &Db, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
     let sql = db.sql("UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'");

@@ -469,9 +469,13 @@ impl Importer<'_> {
             .timezone
             .clone()
             .unwrap_or_else(|| self.default_zone.to_string());
-        let zone = parse_zone(&zone_name)
-            .map_err(|m| problems.push(problem("timezone", "invalid-timezone", m)))
-            .ok();
+        let zone = match parse_zone(&zone_name) {
+            Ok(z) => Some(z),
+            Err(m) => {
+                problems.push(problem("timezone", "invalid-timezone", m));
+                None
+            }
+        };
         let mut schedule = None;
         if let Some(text) = &f.scheduled_at_local {
             match parse_local(text) {

@@ -33,6 +33,10 @@ use std::time::Duration;
 /// The job that makes a series' next occurrence.
 pub const JOB_KIND: &str = "recurrence";
 
+/// Occurrences looked at from DTSTART, at most (a daily rule: 270 years), so no request
+/// can make the server walk a calendar without end.
+pub const MAX_SCAN: usize = 100_000;
+
 /// A stored series, decoded.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -58,10 +62,11 @@ impl Series {
         })
     }
 
-    /// Occurrences strictly after `after`, earliest first.
+    /// Occurrences strictly after `after`, earliest first, among the first [`MAX_SCAN`].
     pub fn after(&self, after: DateTime<Utc>) -> impl Iterator<Item = Occurrence> + '_ {
         self.rule
             .occurrences(self.start, self.zone)
+            .take(MAX_SCAN)
             .filter(move |o| o.at > after)
     }
 }

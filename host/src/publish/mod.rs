@@ -15,3 +15,4 @@ pub mod handler;
 pub mod limits;
 pub mod status;
 pub mod targets;
+pub mod watchdog;

@@ -206,6 +206,33 @@ impl KvStore for SqlKv {
     }
 }
 
+/// Re-encrypts every stored value during a credentials-key rotation.
+pub async fn reseal_all(
+    db: &Db,
+    tx: &mut Tx,
+    reseal: &dyn Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<usize> {
+    let sql = db.sql("SELECT plugin_id, key, value FROM plugin_kv");
+    let rows: Vec<(String, String, Vec<u8>)> =
+        on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
+    let mut changed = 0;
+    for (plugin, key, value) in rows {
+        let Some(new) = reseal(&String::from_utf8(value)?)? else {
+            continue;
+        };
+        let update = db.sql("UPDATE plugin_kv SET value = ? WHERE plugin_id = ? AND key = ?");
+        on_tx!(tx, |c| sqlx::query(update)
+            .bind(new.into_bytes())
+            .bind(&plugin)
+            .bind(&key)
+            .execute(&mut **c)
+            .await
+            .map(|_| ())?);
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,31 +291,4 @@ mod tests {
                 .unwrap()
         );
     }
-}
-
-/// Re-encrypts every stored value during a credentials-key rotation.
-pub async fn reseal_all(
-    db: &Db,
-    tx: &mut Tx,
-    reseal: &dyn Fn(&str) -> anyhow::Result<Option<String>>,
-) -> anyhow::Result<usize> {
-    let sql = db.sql("SELECT plugin_id, key, value FROM plugin_kv");
-    let rows: Vec<(String, String, Vec<u8>)> =
-        on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(&mut **c).await?);
-    let mut changed = 0;
-    for (plugin, key, value) in rows {
-        let Some(new) = reseal(&String::from_utf8(value)?)? else {
-            continue;
-        };
-        let update = db.sql("UPDATE plugin_kv SET value = ? WHERE plugin_id = ? AND key = ?");
-        on_tx!(tx, |c| sqlx::query(update)
-            .bind(new.into_bytes())
-            .bind(&plugin)
-            .bind(&key)
-            .execute(&mut **c)
-            .await
-            .map(|_| ())?);
-        changed += 1;
-    }
-    Ok(changed)
 }
