@@ -74,6 +74,11 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub job_lease_secs: u64,
 
+    /// Jobs this node runs at once (publishes, status checks, webhook deliveries, …).
+    #[arg(long, env = "PLUGBOARD_JOB_CONCURRENCY", default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub job_concurrency: u64,
+
     /// Log as JSON lines.
     #[arg(long, env = "PLUGBOARD_LOG_JSON")]
     pub log_json: bool,

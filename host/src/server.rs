@@ -91,6 +91,7 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
         app.jobs_waker.clone(),
         handlers(),
         WorkerOptions {
+            concurrency: app.config.job_concurrency as usize,
             lease: std::time::Duration::from_secs(app.config.job_lease_secs),
             ..WorkerOptions::default()
         },

@@ -13,9 +13,9 @@
 //! their means divided by the throughput are the time a job spends in the worker and in
 //! the plugin call (post load, call context, instantiate, HTTP to the simulator).
 //!
-//! `cargo bench -p plugboard-e2e --bench publishing -- --posts 1000,10000 --db sqlite,postgres`
-//! (defaults: 10,000 posts, both databases; PostgreSQL needs `PLUGBOARD_TEST_PG`, see
-//! `scripts/pg.sh`).
+//! `cargo bench -p plugboard-e2e --bench publishing -- --posts 1000,10000 --db sqlite,postgres
+//! --workers 64,32` (defaults: 10,000 posts, both databases, the server's default job
+//! concurrency; PostgreSQL needs `PLUGBOARD_TEST_PG`, see `scripts/pg.sh`).
 
 use futures::StreamExt;
 use plugboard::app::App;
@@ -42,6 +42,8 @@ const DEADLINE: Duration = Duration::from_secs(900);
 struct Options {
     posts: Vec<usize>,
     dbs: Vec<String>,
+    /// Job worker concurrency (`--job-concurrency`); the server's default when empty.
+    workers: Vec<u64>,
 }
 
 fn parse_options() -> Res<Options> {
@@ -52,6 +54,7 @@ fn parse_options() -> Res<Options> {
     let mut o = Options {
         posts: vec![10_000],
         dbs: vec!["sqlite".into(), "postgres".into()],
+        workers: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -66,7 +69,15 @@ fn parse_options() -> Res<Options> {
                     .collect::<Result<_, _>>()?
             }
             "--db" => o.dbs = value.split(',').map(|s| s.trim().to_string()).collect(),
-            other => anyhow::bail!("unknown option {other} (--posts N[,N…], --db sqlite|postgres)"),
+            "--workers" => {
+                o.workers = value
+                    .split(',')
+                    .map(|n| n.trim().parse())
+                    .collect::<Result<_, _>>()?
+            }
+            other => anyhow::bail!(
+                "unknown option {other} (--posts N[,N…], --db sqlite|postgres, --workers N[,N…])"
+            ),
         }
     }
     Ok(o)
@@ -76,25 +87,33 @@ fn parse_options() -> Res<Options> {
 async fn main() -> Res<()> {
     let o = parse_options()?;
     println!(
-        "| DB | posts | p50 late | p99 late | max late | first | total | targets/s | deferrals (plugin cap) | worker time/job | plugin-call time/job | CPU ms/target |"
+        "| DB | posts | workers | p50 late | p99 late | max late | first | total | targets/s | deferrals (plugin cap) | worker time/job | plugin-call time/job | CPU ms/target |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let workers: Vec<Option<u64>> = if o.workers.is_empty() {
+        vec![None]
+    } else {
+        o.workers.iter().copied().map(Some).collect()
+    };
     for db in &o.dbs {
         for &n in &o.posts {
-            let r = run(db, n).await?;
-            println!(
-                "| {db} | {n} | {} | {} | {} | {} | {:.1} s | {:.0} | {} | {:.0} ms | {:.0} ms | {:.2} |",
-                secs(r.p50),
-                secs(r.p99),
-                secs(r.max),
-                secs(r.first),
-                r.total_ms as f64 / 1000.0,
-                r.throughput,
-                r.deferred,
-                r.worker_ms,
-                r.call_ms,
-                r.cpu_ms_per_target,
-            );
+            for &w in &workers {
+                let r = run(db, n, w).await?;
+                let w = w.map_or("default".to_string(), |w| w.to_string());
+                println!(
+                    "| {db} | {n} | {w} | {} | {} | {} | {} | {:.1} s | {:.0} | {} | {:.0} ms | {:.0} ms | {:.2} |",
+                    secs(r.p50),
+                    secs(r.p99),
+                    secs(r.max),
+                    secs(r.first),
+                    r.total_ms as f64 / 1000.0,
+                    r.throughput,
+                    r.deferred,
+                    r.worker_ms,
+                    r.call_ms,
+                    r.cpu_ms_per_target,
+                );
+            }
         }
     }
     Ok(())
@@ -129,7 +148,7 @@ fn cpu_secs() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
-async fn run(db: &str, n: usize) -> Res<Figures> {
+async fn run(db: &str, n: usize, workers: Option<u64>) -> Res<Figures> {
     let url = match db {
         "sqlite" => None,
         "postgres" => Some(pg_database().await),
@@ -138,6 +157,9 @@ async fn run(db: &str, n: usize) -> Res<Figures> {
     let server = test_server_with(tempfile::tempdir()?, move |c| {
         if url.is_some() {
             c.database_url = url;
+        }
+        if let Some(w) = workers {
+            c.job_concurrency = w;
         }
     })
     .await;

@@ -14,7 +14,77 @@ use serde_json::json;
 /// Refreshes an active account's credentials. On failure the account keeps its
 /// credentials and records the error; an authorization the platform no longer accepts
 /// marks it as needing a reconnect.
+/// How long a refresh may hold its account before another worker may try.
+const LEASE_MS: i64 = 60_000;
+
+/// Refreshes the account's credentials through its plugin. Only one refresh of an account
+/// runs at a time, across workers and nodes: a caller that finds one in flight waits for
+/// it and takes its result instead of refreshing again.
 pub async fn refresh(app: &App, account_id: &str) -> Result<AccountRow, AccountError> {
+    let claim = app.db.sql(
+        "UPDATE accounts SET refresh_lease_until = ? WHERE id = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
+    );
+    let now = crate::jobs::now_ms();
+    let won: u64 = crate::on_db!(&app.db, |p| sqlx::query(claim)
+        .bind(now + LEASE_MS)
+        .bind(account_id)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected());
+    if won == 1 {
+        let result = refresh_now(app, account_id).await;
+        let release = app
+            .db
+            .sql("UPDATE accounts SET refresh_lease_until = NULL WHERE id = ?");
+        crate::on_db!(&app.db, |p| sqlx::query(release)
+            .bind(account_id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        return result;
+    }
+    // Someone else is refreshing: wait for the lease to be released (or to lapse).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(LEASE_MS as u64);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let check = app
+            .db
+            .sql("SELECT refresh_lease_until FROM accounts WHERE id = ?");
+        let lease: Option<Option<i64>> = crate::on_db!(&app.db, |p| sqlx::query_scalar(check)
+            .bind(account_id)
+            .fetch_optional(p)
+            .await)?;
+        let free = match lease {
+            None => {
+                return Err(AccountError::NotFound(format!(
+                    "account `{account_id}` not found"
+                )));
+            }
+            Some(l) => l.is_none_or(|until| until < crate::jobs::now_ms()),
+        };
+        if free || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    let row = store::get_any(&app.db, account_id)
+        .await?
+        .ok_or_else(|| AccountError::NotFound(format!("account `{account_id}` not found")))?;
+    if row.needs_reconnect {
+        return Err(AccountError::Conflict {
+            kind: "needs-reconnect",
+            detail: format!(
+                "refreshing account `{account_id}` failed: {}",
+                row.last_error
+                    .clone()
+                    .unwrap_or_else(|| "reconnect it".into())
+            ),
+        });
+    }
+    Ok(row)
+}
+
+async fn refresh_now(app: &App, account_id: &str) -> Result<AccountRow, AccountError> {
     let row = store::get_any(&app.db, account_id)
         .await?
         .ok_or_else(|| AccountError::NotFound(format!("account `{account_id}` not found")))?;
