@@ -83,12 +83,7 @@ pub async fn target(
         Ok(v) => v,
         Err(e) => return Ok(vec![problem("media", "media-missing", format!("{e:#}"))]),
     };
-    let info = app
-        .runtime
-        .platform(&target.plugin, "describe", Default::default())
-        .await?
-        .describe()
-        .await?;
+    let info = app.runtime.describe_platform(&target.plugin).await?;
     let mut problems = check_media(&info, &wit.kind, "", &media);
     for (i, m) in thread_media.iter().enumerate() {
         problems.extend(check_media(&info, &wit.kind, &format!("thread[{i}]."), m));

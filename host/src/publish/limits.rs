@@ -58,12 +58,7 @@ pub async fn check(app: &App, t: &TargetRow) -> anyhow::Result<Option<Deferral>>
             at_ms: now_ms() + 2_000,
         }));
     }
-    let info = app
-        .runtime
-        .platform(&t.plugin, "describe", Default::default())
-        .await?
-        .describe()
-        .await?;
+    let info = app.runtime.describe_platform(&t.plugin).await?;
     let now = now_ms();
     for rule in info
         .rate_limits

@@ -18,6 +18,7 @@ use anyhow::Result;
 use call::{AiCall, Caller, PlatformCall};
 use caps::Services;
 use error::CallError;
+use plugboard_bindings::platform::exports::plugboard::plugin::publisher::PlatformInfo;
 use registry::Registry;
 use state::CallContext;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct Runtime {
     pub registry: Arc<Registry>,
     caller: Arc<Caller>,
     ticker_stop: Arc<AtomicBool>,
+    /// `describe()` answers by component content hash: a version always describes itself
+    /// the same way, and publishing asks for every target.
+    descriptions: std::sync::Mutex<std::collections::HashMap<String, PlatformInfo>>,
 }
 
 impl Runtime {
@@ -58,6 +62,7 @@ impl Runtime {
             registry,
             caller,
             ticker_stop,
+            descriptions: Default::default(),
         })
     }
 
@@ -87,6 +92,34 @@ impl Runtime {
             .get(plugin)
             .ok_or_else(|| CallError::NotInstalled(plugin.to_string()))?;
         self.caller.ai(p, function, ctx).await
+    }
+
+    /// What the active version of a platform plugin accepts (cached per version).
+    pub async fn describe_platform(&self, plugin: &str) -> Result<PlatformInfo, CallError> {
+        let p = self
+            .registry
+            .get(plugin)
+            .ok_or_else(|| CallError::NotInstalled(plugin.to_string()))?;
+        if let Some(info) = self
+            .descriptions
+            .lock()
+            .expect("describe cache")
+            .get(&p.content_hash)
+        {
+            return Ok(info.clone());
+        }
+        let hash = p.content_hash.clone();
+        let info = self
+            .caller
+            .platform(p, "describe", CallContext::default())
+            .await?
+            .describe()
+            .await?;
+        self.descriptions
+            .lock()
+            .expect("describe cache")
+            .insert(hash, info.clone());
+        Ok(info)
     }
 
     /// Calls that are running right now.
