@@ -21,6 +21,35 @@ async fn png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver on 127.0.0.1 keeping (signature header, body) of each delivery.
+async fn receiver() -> (String, Deliveries) {
+    let got: Deliveries = Default::default();
+    let store = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                let sig = headers
+                    .get("plugboard-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                store.lock().unwrap().push((sig, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, got)
+}
+
 async fn journey(server: TestServer) {
     let base = server.base.clone();
     let api = format!("{base}/api/v1");
@@ -170,6 +199,17 @@ async fn journey(server: TestServer) {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["valid"], true, "{report}");
 
+    // An outgoing webhook for published posts, to a local receiver.
+    let (hook_url, received) = receiver().await;
+    let (status, endpoint) = send(
+        http.post(format!("{api}/workspaces/{ws}/webhooks"))
+            .header("Authorization", auth(&owner.access_token))
+            .json(&json!({"url": hook_url, "events": ["post.published"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let hook_secret = endpoint["secret"].as_str().unwrap().to_string();
+
     // Schedule now; the worker publishes through the plugin.
     let mut events = http
         .get(format!("{api}/workspaces/{ws}/events"))
@@ -212,6 +252,40 @@ async fn journey(server: TestServer) {
     assert_eq!(statuses[0].visibility, "unlisted");
     assert_eq!(statuses[0].media_ids.len(), 1);
     assert_eq!(target["remote_id"].as_str(), Some(statuses[0].id.as_str()));
+
+    // The webhook arrived, signed with the endpoint's secret over `t.body`.
+    let mut delivered = None;
+    for _ in 0..100 {
+        if let Some(d) = received.lock().unwrap().first().cloned() {
+            delivered = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (signature, body) = delivered.expect("no webhook delivery arrived");
+    let t: i64 = signature
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        signature,
+        plugboard::webhooks::signature(&hook_secret, t, &body)
+    );
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["event"], "post.published");
+    assert_eq!(payload["data"]["post_id"], post_id.as_str());
+    let hook_id = endpoint["id"].as_str().unwrap();
+    let (_, log) = send(
+        http.get(format!(
+            "{api}/workspaces/{ws}/webhooks/{hook_id}/deliveries"
+        ))
+        .header("Authorization", auth(&owner.access_token)),
+    )
+    .await;
+    assert_eq!(log[0]["delivered"], true, "{log}");
 
     // The activity log tells who did what.
     let (_, activity) = send(

@@ -179,6 +179,17 @@ pub async fn deliveries(
     Path((_workspace_id, id)): Path<(String, String)>,
 ) -> Result<axum::Json<Vec<Delivery>>, Problem> {
     member.require(Role::Admin)?;
+    let owned = app
+        .db
+        .sql("SELECT COUNT(*) FROM webhook_endpoints WHERE id = ? AND workspace_id = ?");
+    let n: i64 = on_db!(&app.db, |p| sqlx::query_scalar(owned)
+        .bind(&id)
+        .bind(&member.workspace_id)
+        .fetch_one(p)
+        .await)?;
+    if n == 0 {
+        return Err(Problem::not_found(format!("webhook `{id}` not found")));
+    }
     let sql = app.db.sql(
         "SELECT d.id, d.event, d.attempt, d.status_code, d.error, d.delivered, d.created_at FROM webhook_deliveries d \
          JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.endpoint_id = ? AND e.workspace_id = ? ORDER BY d.created_at DESC LIMIT 100",
