@@ -31,6 +31,8 @@ pub struct Status {
     pub url: Option<String>,
     #[serde(default)]
     pub content: String,
+    #[serde(default)]
+    pub created_at: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -109,7 +111,7 @@ fn reset_in(resp: &Response) -> Option<u32> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` to Unix seconds (the only form Mastodon sends).
-fn iso_to_unix(s: &str) -> Option<i64> {
+pub fn iso_to_unix(s: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);

@@ -201,21 +201,37 @@ impl Platform for Mastodon {
     fn reconcile(post: Post) -> Result<ReconcileOutcome, PluginError> {
         let session = api::Session::current()?;
         let account_id = secrets::account_required("account_id")?;
-        let recent: Vec<Status> =
-            api::check(session.get(&format!("/api/v1/accounts/{account_id}/statuses?limit=40"))?)?
-                .json()?;
         let wanted = api::plain_text(&api::html_escape(&post.text));
-        match recent
-            .iter()
-            .find(|s| api::plain_text(&s.content) == wanted)
-        {
-            Some(s) => Ok(ReconcileOutcome::Published(PublishedPost {
-                remote_id: s.id.clone(),
-                url: s.url.clone(),
-                thread_ids: Vec::new(),
-            })),
-            None => Ok(ReconcileOutcome::NotPublished),
+        // Page back through the account's statuses until they predate the attempt (its due
+        // time, with margin), so a busy account's interrupted post is still found.
+        let since = post.scheduled_at.map(|s| s.saturating_sub(600));
+        let mut max_id: Option<String> = None;
+        for _page in 0..10 {
+            let mut path = format!("/api/v1/accounts/{account_id}/statuses?limit=40");
+            if let Some(m) = &max_id {
+                path.push_str(&format!("&max_id={m}"));
+            }
+            let page: Vec<Status> = api::check(session.get(&path)?)?.json()?;
+            if let Some(s) = page.iter().find(|s| api::plain_text(&s.content) == wanted) {
+                return Ok(ReconcileOutcome::Published(PublishedPost {
+                    remote_id: s.id.clone(),
+                    url: s.url.clone(),
+                    thread_ids: Vec::new(),
+                }));
+            }
+            let older_than_attempt = match (
+                since,
+                page.last().and_then(|s| api::iso_to_unix(&s.created_at)),
+            ) {
+                (Some(since), Some(oldest)) => oldest < since as i64,
+                _ => false,
+            };
+            if page.len() < 40 || older_than_attempt {
+                break;
+            }
+            max_id = page.last().map(|s| s.id.clone());
         }
+        Ok(ReconcileOutcome::NotPublished)
     }
 
     fn delete(remote_id: String) -> Result<(), PluginError> {
