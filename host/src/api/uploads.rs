@@ -282,7 +282,11 @@ pub async fn create(
     // Clean up abandoned sessions in the background: the client need not wait for it.
     let sweeper = app.clone();
     tokio::spawn(async move {
-        if let Err(e) = resumable::sweep_expired(&sweeper, Utc::now()).await {
+        // An expired session keeps answering 410 (a clear "start over") for an hour before
+        // it is swept and becomes unknown.
+        if let Err(e) =
+            resumable::sweep_expired(&sweeper, Utc::now() - chrono::TimeDelta::hours(1)).await
+        {
             tracing::warn!(error = %e, "sweeping expired uploads failed");
         }
     });
