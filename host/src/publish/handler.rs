@@ -7,10 +7,11 @@ use crate::jobs::queue::{self, NewJob, kinds};
 use crate::jobs::{Handler, Job, Outcome, now_ms};
 use crate::runtime::caps::media::CallMedia;
 use crate::runtime::error::CallError;
+use crate::runtime::state::CallContext;
 use crate::store::activity::{self, Entry};
 use crate::store::{accounts, posts};
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
-    PublishOutcome, ReconcileOutcome,
+    Post as WitPost, PublishOutcome, ReconcileOutcome,
 };
 use plugboard_bindings::platform::plugboard::plugin::types::PluginError;
 use std::sync::Arc;
@@ -102,7 +103,13 @@ pub(super) async fn mark_needs_reconnect(
     Ok(())
 }
 
-async fn call_publish(app: &App, t: &TargetRow, attempt: u32) -> anyhow::Result<Attempt> {
+/// The target's post as its plugin receives it, with the call context (account
+/// credentials and the media the post may use).
+async fn prepared(
+    app: &App,
+    t: &TargetRow,
+    attempt: u32,
+) -> anyhow::Result<(WitPost, CallContext)> {
     let post = posts::get(&app.db, &t.workspace_id, &t.post_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the post was deleted"))?;
@@ -117,11 +124,13 @@ async fn call_publish(app: &App, t: &TargetRow, attempt: u32) -> anyhow::Result<
     wit.scheduled_at = t.scheduled_at.map(|ms| (ms / 1000) as u64);
     let mut ctx = crate::accounts::call_context(app, &t.workspace_id, &t.account_id).await?;
     ctx.media = CallMedia::new(media.into_iter().chain(thread_media.into_iter().flatten()));
-    let call = match app.runtime.platform(&t.plugin, "publish", ctx).await {
-        Ok(c) => c,
-        // Not started: nothing reached the platform.
-        Err(e) => return Err(e.into()),
-    };
+    Ok((wit, ctx))
+}
+
+async fn call_publish(app: &App, t: &TargetRow, attempt: u32) -> anyhow::Result<Attempt> {
+    let (wit, ctx) = prepared(app, t, attempt).await?;
+    // Not started (an error here): nothing reached the platform.
+    let call = app.runtime.platform(&t.plugin, "publish", ctx).await?;
     Ok(match call.publish(wit).await {
         Ok(Ok(out)) => Attempt::Outcome(out),
         Ok(Err(e)) => Attempt::Plugin(e),
@@ -134,18 +143,7 @@ async fn call_publish(app: &App, t: &TargetRow, attempt: u32) -> anyhow::Result<
 
 /// Asks the plugin whether an attempt whose outcome is unknown did publish.
 async fn reconcile(app: &App, t: &TargetRow) -> anyhow::Result<ReconcileOutcome> {
-    let post = posts::get(&app.db, &t.workspace_id, &t.post_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the post was deleted"))?;
-    let target = post
-        .targets
-        .iter()
-        .find(|x| x.id == t.id)
-        .ok_or_else(|| anyhow::anyhow!("the target was removed"))?;
-    let (mut wit, _, _) =
-        crate::posts::check::wit_post(app, &t.workspace_id, &post, target).await?;
-    wit.scheduled_at = t.scheduled_at.map(|ms| (ms / 1000) as u64);
-    let ctx = crate::accounts::call_context(app, &t.workspace_id, &t.account_id).await?;
+    let (wit, ctx) = prepared(app, t, (t.attempts.max(1)) as u32).await?;
     match app
         .runtime
         .platform(&t.plugin, "reconcile", ctx)

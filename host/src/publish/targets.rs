@@ -73,7 +73,8 @@ pub async fn transition(
     to: &str,
     c: Change<'_>,
 ) -> Result<bool> {
-    // `from` is short and fixed by the caller; placeholders keep the statement static.
+    // `from` is short and fixed by the caller; its values are bound, so the statement text
+    // stays static.
     let sql = app.db.sql(
         "UPDATE post_targets SET status = ?, \
          remote_id = COALESCE(?, remote_id), remote_url = COALESCE(?, remote_url), \
