@@ -8,7 +8,8 @@ use plugboard::app::App;
 use plugboard::config::Config;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,10 +22,15 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Builds a plugin workspace for wasm32-wasip2 (release) and returns its output folder.
-fn build_components(workspace: &Path) -> PathBuf {
+/// Builds a plugin workspace (or only `package` of it) for wasm32-wasip2 (release) and
+/// returns its output folder.
+fn build_components(workspace: &Path, package: Option<&str>) -> PathBuf {
+    let mut args = vec!["build", "--release", "--target", "wasm32-wasip2"];
+    if let Some(p) = package {
+        args.extend(["-p", p]);
+    }
     let status = Command::new(cargo())
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(&args)
         .current_dir(workspace)
         .env_remove("CARGO_TARGET_DIR")
         .status()
@@ -36,13 +42,13 @@ fn build_components(workspace: &Path) -> PathBuf {
 /// The first-party plugins (`plugins/`), built once per test process.
 pub fn plugins_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_components(&repo_root().join("plugins")))
+    DIR.get_or_init(|| build_components(&repo_root().join("plugins"), None))
 }
 
 /// The sandbox fixtures (`tests/fixtures/plugins/`), built once per test process.
 pub fn fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_components(&repo_root().join("tests/fixtures/plugins")))
+    DIR.get_or_init(|| build_components(&repo_root().join("tests/fixtures/plugins"), None))
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -50,8 +56,19 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// One first-party plugin's component, building only its package (once per test process)
+/// so a test does not depend on every other plugin compiling.
 pub fn plugin(name: &str) -> Vec<u8> {
-    let path = plugins_dir().join(format!("{name}.wasm"));
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let dir = {
+        let mut built = BUILT.lock().expect("plugin build lock");
+        built
+            .get_or_insert_with(HashMap::new)
+            .entry(name.to_string())
+            .or_insert_with(|| build_components(&repo_root().join("plugins"), Some(name)))
+            .clone()
+    };
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
