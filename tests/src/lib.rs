@@ -6,9 +6,9 @@ pub mod scenario;
 
 use plugboard::app::App;
 use plugboard::config::Config;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub fn repo_root() -> PathBuf {

@@ -307,3 +307,67 @@ async fn content_the_platform_refuses_fails_with_its_words() {
         "failed"
     );
 }
+
+/// `requests`-type rules from `describe()` (Mastodon: 300 requests per 5 minutes per
+/// account) are kept by counting the plugin's own HTTP requests: an account whose budget is
+/// spent waits with the reason instead of running into the platform's 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_spent_its_request_budget_waits_instead_of_failing() {
+    use plugboard::jobs::now_ms;
+    use plugboard::runtime::caps::ledger::Scope;
+    use plugboard::runtime::grants::Grants;
+    use plugboard::runtime::manifest::Manifest;
+    use plugboard::runtime::registry::InstallMode;
+
+    let sim = MastodonSim::start(MastodonConfig::default())
+        .await
+        .expect("simulator");
+    let server = plugboard_e2e::test_server().await;
+    let bytes = plugboard_e2e::plugin("mastodon");
+    let grants = Grants::requested(&Manifest::from_component(&bytes).expect("manifest"));
+    server
+        .app()
+        .runtime
+        .registry
+        .install(&bytes, Some(grants), InstallMode::Install)
+        .await
+        .expect("installing mastodon");
+    let studio = mastodon_studio(&server.base, &sim.base_url(), "budget@example.com").await;
+
+    let first = create_text_post(&server.base, &studio, "Within the budget").await;
+    schedule(&server.base, &studio, &first, None).await;
+    wait_for_target(
+        &server.base,
+        &studio,
+        &first,
+        Duration::from_secs(30),
+        |t| t["status"] == "published",
+    )
+    .await;
+    let ledger = server.app().runtime.requests_sent();
+    let scope = Scope::Account("mastodon".into(), studio.account.clone());
+    let (sent, _) = ledger.count(&scope, 300_000, now_ms());
+    assert!(sent >= 1, "the publish's requests were not counted");
+    // The rest of the window's budget goes to other calls for this account.
+    for _ in sent..300 {
+        ledger.record("mastodon", Some(&studio.account), now_ms());
+    }
+
+    let second = create_text_post(&server.base, &studio, "Over the budget").await;
+    schedule(&server.base, &studio, &second, None).await;
+    let waiting = wait_for_target(
+        &server.base,
+        &studio,
+        &second,
+        Duration::from_secs(30),
+        |t| t["status"] == "queued" && !t["deferred_reason"].is_null(),
+    )
+    .await;
+    let reason = text(&waiting["deferred_reason"]);
+    assert!(
+        reason.contains("allows 300 API requests per 5 min for this account"),
+        "{waiting}"
+    );
+    assert!(waiting["last_error"].is_null(), "{waiting}");
+    assert_eq!(sim.statuses().len(), 1, "the second post went out anyway");
+}

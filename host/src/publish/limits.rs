@@ -6,7 +6,10 @@ use super::targets::TargetRow;
 use crate::app::App;
 use crate::jobs::now_ms;
 use crate::on_db;
-use plugboard_bindings::platform::exports::plugboard::plugin::publisher::RateScope;
+use crate::runtime::caps::ledger::Scope;
+use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
+    PlatformInfo, RateScope,
+};
 
 /// Publishes of one plugin in flight at once, across accounts (platforms throttle apps).
 pub const PLUGIN_CONCURRENCY: i64 = 32;
@@ -60,6 +63,9 @@ pub async fn check(app: &App, t: &TargetRow) -> anyhow::Result<Option<Deferral>>
     }
     let info = app.runtime.describe_platform(&t.plugin).await?;
     let now = now_ms();
+    if let Some(d) = requests_deferral(app, t, &info, now) {
+        return Ok(Some(d));
+    }
     for rule in info
         .rate_limits
         .iter()
@@ -79,15 +85,52 @@ pub async fn check(app: &App, t: &TargetRow) -> anyhow::Result<Option<Deferral>>
                     info.display_name,
                     rule.limit,
                     human_window(rule.window_secs),
-                    chrono::DateTime::from_timestamp_millis(at_ms)
-                        .map(|d| d.to_rfc3339())
-                        .unwrap_or_default()
+                    rfc3339(at_ms)
                 ),
                 at_ms,
             }));
         }
     }
     Ok(None)
+}
+
+/// `requests` rules count the plugin's HTTP requests sent from this node: a target whose
+/// account (or app) used up its window waits until the oldest request leaves it.
+fn requests_deferral(app: &App, t: &TargetRow, info: &PlatformInfo, now: i64) -> Option<Deferral> {
+    let ledger = app.runtime.requests_sent();
+    info.rate_limits
+        .iter()
+        .filter(|r| r.counts == "requests" && r.limit > 0)
+        .find_map(|rule| {
+            let window = i64::from(rule.window_secs) * 1000;
+            let (scope, whom) = match rule.scope {
+                RateScope::Account => (
+                    Scope::Account(t.plugin.clone(), t.account_id.clone()),
+                    "this account",
+                ),
+                RateScope::App => (Scope::Plugin(t.plugin.clone()), "this app"),
+            };
+            let (count, oldest) = ledger.count(&scope, window, now);
+            (count >= rule.limit as usize).then(|| {
+                let at_ms = oldest.unwrap_or(now) + window + 1_000;
+                Deferral {
+                    reason: format!(
+                        "{} allows {} API requests per {} for {whom}; this post waits until {}",
+                        info.display_name,
+                        rule.limit,
+                        human_window(rule.window_secs),
+                        rfc3339(at_ms)
+                    ),
+                    at_ms,
+                }
+            })
+        })
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
 }
 
 fn human_window(secs: u32) -> String {

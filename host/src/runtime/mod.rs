@@ -123,6 +123,11 @@ impl Runtime {
     }
 
     /// Calls that are running right now.
+    /// The HTTP requests plugins sent from this node (for `requests`-type rate rules).
+    pub fn requests_sent(&self) -> &caps::ledger::RequestLedger {
+        &self.caller.services.http.ledger
+    }
+
     pub fn calls_in_flight(&self) -> usize {
         let total = self.caller.permits_total();
         total - self.caller.permits.available_permits()

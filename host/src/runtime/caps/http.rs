@@ -104,6 +104,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
 pub struct HttpService {
     client: reqwest::Client,
     policy: Arc<IpPolicy>,
+    /// Requests sent, for `requests`-type rate rules.
+    pub ledger: super::ledger::RequestLedger,
 }
 
 impl HttpService {
@@ -118,7 +120,11 @@ impl HttpService {
             .user_agent(concat!("plugboard/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
-        Ok(HttpService { client, policy })
+        Ok(HttpService {
+            client,
+            policy,
+            ledger: Default::default(),
+        })
     }
 
     /// The guarded client, for the host's own outbound requests (webhook deliveries): host
@@ -276,6 +282,11 @@ impl HostState {
         }
         for _hop in 0..=MAX_REDIRECTS {
             self.check_target(&url)?;
+            self.services.http.ledger.record(
+                &self.info.plugin,
+                self.ctx.account.as_ref().map(|a| a.id.as_str()),
+                crate::jobs::now_ms(),
+            );
             let mut builder = self
                 .services
                 .http

@@ -2,6 +2,7 @@
 //! plugin's effective grants on every use.
 
 pub mod http;
+pub mod ledger;
 pub mod log;
 pub mod media;
 pub mod secrets;
