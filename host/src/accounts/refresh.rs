@@ -11,9 +11,6 @@ use chrono::Utc;
 use plugboard_bindings::platform::plugboard::plugin::types::PluginError;
 use serde_json::json;
 
-/// Refreshes an active account's credentials. On failure the account keeps its
-/// credentials and records the error; an authorization the platform no longer accepts
-/// marks it as needing a reconnect.
 /// How long a refresh may hold its account before another worker may try.
 const LEASE_MS: i64 = 60_000;
 
@@ -84,6 +81,9 @@ pub async fn refresh(app: &App, account_id: &str) -> Result<AccountRow, AccountE
     Ok(row)
 }
 
+/// Refreshes an active account's credentials. On failure the account keeps its
+/// credentials and records the error; an authorization the platform no longer accepts
+/// marks it as needing a reconnect.
 async fn refresh_now(app: &App, account_id: &str) -> Result<AccountRow, AccountError> {
     let row = store::get_any(&app.db, account_id)
         .await?
