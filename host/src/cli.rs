@@ -44,6 +44,12 @@ pub enum Command {
     /// Manage the key that encrypts stored credentials.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Internal: run one media studio operation in isolation (started by the server).
+    #[command(hide = true)]
+    MediaWorker {
+        /// The work order (JSON) the server wrote.
+        order: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,8 @@
 //! sandboxed WebAssembly component plugins.
 
 pub mod accounts;
+pub mod ai;
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod blobs;
@@ -10,6 +12,8 @@ pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod events;
+pub mod inbound;
+pub mod inbox;
 pub mod jobs;
 pub mod media;
 pub mod posts;

@@ -54,5 +54,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugin(cmd) => plugboard::cli::run_plugin_command(cmd).await,
         Command::Keys(cmd) => plugboard::cli::run_keys_command(cmd).await,
+        Command::MediaWorker { order } => {
+            std::process::exit(mediakit::worker::main(&order));
+        }
     }
 }

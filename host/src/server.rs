@@ -42,6 +42,10 @@ pub fn handlers() -> Vec<Arc<dyn Handler>> {
         Arc::new(crate::tokens::RefreshTokenHandler),
         Arc::new(crate::webhooks::DeliveryHandler),
         Arc::new(crate::posts::recurrence::RecurrenceHandler),
+        Arc::new(crate::analytics::RefreshMetricsHandler),
+        Arc::new(crate::inbox::poll::PollCommentsHandler),
+        Arc::new(crate::inbox::reply::CommentReplyHandler),
+        Arc::new(crate::media::studio::handler::MediaHandler),
     ]
 }
 
@@ -99,6 +103,8 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
     let mut background = vec![
         crate::tokens::start_sweeper(&app),
         crate::publish::watchdog::start(&app),
+        crate::analytics::start_sweeper(&app),
+        crate::inbox::poll::start_sweeper(&app),
     ];
     background.extend(crate::cluster::start(&app));
     tracing::info!(%addr, "listening");

@@ -190,12 +190,12 @@ macro_rules! export_ai_provider {
             }
             fn stream(
                 req: $crate::wit::ai::exports::plugboard::plugin::provider::CompletionRequest,
-                sink: $crate::wit::ai::exports::plugboard::plugin::provider::CompletionSinkBorrow<'_>,
+                sink: &$crate::wit::ai::plugboard::plugin::sink::CompletionSink,
             ) -> Result<
                 $crate::wit::ai::exports::plugboard::plugin::provider::Completion,
                 $crate::PluginError,
             > {
-                <$ty as $crate::AiProvider>::stream(req, sink.get())
+                <$ty as $crate::AiProvider>::stream(req, sink)
             }
             fn generate_image(
                 req: $crate::wit::ai::exports::plugboard::plugin::provider::ImageRequest,

@@ -5,8 +5,31 @@
 //! what it was sent, and can be told to misbehave, so that end-to-end tests
 //! exercise the failure paths real platforms produce.
 
+pub mod ai;
+pub mod anthropic;
+pub mod facebook;
+pub mod gemini;
+pub mod graph;
+pub mod linkedin;
 pub mod mastodon;
+pub mod openai;
+pub mod bluesky;
+pub mod threads;
+pub mod tiktok;
+pub mod x;
+pub mod youtube;
 
+pub use ai::{AiFault, AiFaultAction, AiRequest, AiSim, StreamRecord};
+pub use anthropic::{AnthropicConfig, AnthropicSim};
+pub use facebook::{FacebookConfig, FacebookSim};
+pub use gemini::{GeminiConfig, GeminiSim};
+pub use linkedin::{LinkedinConfig, LinkedinSim};
 pub use mastodon::{
     Fault, FaultAction, MastodonConfig, MastodonSim, RecordedPart, RecordedRequest, RecordedStatus,
 };
+pub use openai::{ErrorStyle, OpenAiConfig, OpenAiSim};
+pub use threads::{ThreadsConfig, ThreadsSim};
+pub use x::{XConfig, XSim};
+pub use bluesky::{BlueskyConfig, BlueskySim};
+pub use youtube::{YoutubeConfig, YoutubeSim};
+pub use tiktok::{TikTokConfig, TikTokSim};

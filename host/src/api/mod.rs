@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod activity;
 pub mod admin_plugins;
+pub mod ai;
+pub mod analytics;
 pub mod api_keys;
 pub mod apps;
 pub mod auth;
@@ -11,9 +13,12 @@ pub mod caller;
 pub mod events;
 pub mod health;
 pub mod import;
+pub mod inbound;
+pub mod inbox;
 pub mod invitations;
 pub mod json;
 pub mod media;
+pub mod media_studio;
 pub mod members;
 pub mod metrics;
 pub mod posts;
@@ -72,8 +77,10 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
+        .merge(inbound::routes())
         .nest("/api/v1/admin", admin_plugins::routes())
         .nest("/api/v1", media::routes())
+        .nest("/api/v1", media_studio::routes())
         .nest("/api/v1", uploads::routes())
         .nest("/api/v1", auth::routes())
         .nest("/api/v1", api_keys::routes())
@@ -90,6 +97,9 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .nest("/api/v1", import::routes())
         .nest("/api/v1", events::routes())
         .nest("/api/v1", webhooks::routes())
+        .nest("/api/v1", inbox::routes())
+        .nest("/api/v1", analytics::routes())
+        .nest("/api/v1", ai::routes())
 }
 
 /// The OpenAPI document of this server.

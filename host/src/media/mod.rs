@@ -5,6 +5,7 @@ pub mod describe;
 pub mod ingest;
 pub mod probe;
 pub mod resumable;
+pub mod studio;
 
 use crate::app::App;
 use crate::runtime::caps::media::MediaItem;

@@ -17,6 +17,23 @@ pub struct Account {
     #[serde(default)]
     pub display_name: String,
     pub avatar: Option<String>,
+    #[serde(default)]
+    pub followers_count: u64,
+    #[serde(default)]
+    pub following_count: u64,
+    #[serde(default)]
+    pub statuses_count: u64,
+}
+
+impl Account {
+    /// The name people see: the display name, else the handle.
+    pub fn shown_name(&self) -> String {
+        if self.display_name.is_empty() {
+            self.acct.clone()
+        } else {
+            self.display_name.clone()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -33,6 +50,21 @@ pub struct Status {
     pub content: String,
     #[serde(default)]
     pub created_at: String,
+    pub in_reply_to_id: Option<String>,
+    pub account: Option<Account>,
+    #[serde(default)]
+    pub replies_count: u64,
+    #[serde(default)]
+    pub reblogs_count: u64,
+    #[serde(default)]
+    pub favourites_count: u64,
+}
+
+/// `GET /api/v1/statuses/:id/context`.
+#[derive(Deserialize)]
+pub struct Context {
+    #[serde(default)]
+    pub descendants: Vec<Status>,
 }
 
 #[derive(Deserialize, Default)]

@@ -7,6 +7,7 @@
 //! `Idempotency-Key` derived from the post target, so a retried request cannot post twice.
 
 mod api;
+mod engagement;
 mod limits;
 
 use api::{Instance, MediaAttachment, Status};
@@ -238,6 +239,21 @@ impl Platform for Mastodon {
         let session = api::Session::current()?;
         api::check(session.delete(&format!("/api/v1/statuses/{remote_id}"))?)?;
         Ok(())
+    }
+
+    fn metrics(remote_id: Option<String>) -> Result<Vec<Metric>, PluginError> {
+        engagement::metrics(remote_id)
+    }
+
+    fn list_comments(
+        post_remote_id: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<CommentPage, PluginError> {
+        engagement::list_comments(post_remote_id, cursor)
+    }
+
+    fn reply_comment(comment_remote_id: String, text: String) -> Result<String, PluginError> {
+        engagement::reply_comment(comment_remote_id, text)
     }
 }
 

@@ -157,6 +157,8 @@ pub fn describe(l: &InstanceLimits) -> PlatformInfo {
             Feature::Reconcile,
             Feature::Delete,
             Feature::Revoke,
+            Feature::Metrics,
+            Feature::Comments,
         ],
         status_poll_secs: 2,
     }

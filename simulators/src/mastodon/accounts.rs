@@ -69,7 +69,7 @@ pub(crate) fn render(sim: &Sim, state: &Instance, account: &Account) -> Value {
         "avatar_static": format!("{base}/avatars/original/missing.png"),
         "header": format!("{base}/headers/original/missing.png"),
         "header_static": format!("{base}/headers/original/missing.png"),
-        "followers_count": 0,
+        "followers_count": state.followers.get(&account.id).copied().unwrap_or(0),
         "following_count": 0,
         "statuses_count": published.len(),
         "last_status_at": last_status_at,

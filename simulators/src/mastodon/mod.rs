@@ -69,6 +69,11 @@
 //!   carries the media window's.
 //! - **Bodies over the video size limit plus 1 MiB** are refused with nginx's
 //!   413 page before reaching Mastodon, as `client_max_body_size` does.
+//! - **Engagement** comes from the test: other users' replies
+//!   ([`MastodonSim::add_reply`]), favourite and boost counts and follower
+//!   counts are set through the handle or `/__sim/`; `replies_count` counts
+//!   the published direct replies. `GET /api/v1/statuses/:id/context` limits
+//!   anonymous callers to 40 ancestors and 60 descendants like Mastodon.
 //! - **Not simulated**: polls, edits, federation, notifications, streaming,
 //!   custom emoji, `POST /api/v1/media` (v1 uploads), media description
 //!   updates, and tokens passed as `access_token` parameters.
@@ -85,6 +90,7 @@ mod accounts;
 mod admin;
 mod auth;
 mod config;
+mod engagement;
 mod error;
 mod faults;
 mod instance;
@@ -113,6 +119,7 @@ use tokio::task::JoinHandle;
 pub use config::MastodonConfig;
 pub use faults::{Fault, FaultAction};
 pub use record::{RecordedPart, RecordedRequest};
+pub use state::Engagement;
 pub use statuses::RecordedStatus;
 
 use state::Sim;
@@ -185,6 +192,23 @@ impl MastodonSim {
         self.sim.lock().media_processing = Duration::from_millis(ms);
     }
 
+    /// A public reply by `username` (created if new) to the published status
+    /// `status_id`, as another user of the instance would post it; None when
+    /// there is no such status.
+    pub fn add_reply(&self, status_id: &str, username: &str, text: &str) -> Option<String> {
+        self.sim.lock().add_reply(status_id, username, text)
+    }
+
+    /// Sets the favourites and boosts `status_id` shows; false when there is no such status.
+    pub fn set_engagement(&self, status_id: &str, engagement: Engagement) -> bool {
+        self.sim.lock().set_engagement(status_id, engagement)
+    }
+
+    /// Sets how many followers `username` (created if new) has; returns its account id.
+    pub fn set_followers(&self, username: &str, followers: u64) -> String {
+        self.sim.lock().set_followers(username, followers)
+    }
+
     /// Stops serving and closes every connection.
     pub async fn shutdown(mut self) {
         self.server.abort();
@@ -218,6 +242,7 @@ fn router(sim: Arc<Sim>) -> Router {
             "/api/v1/statuses/{id}",
             get(statuses::show).delete(statuses::delete),
         )
+        .route("/api/v1/statuses/{id}/context", get(engagement::context))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&sim),
             ratelimit::enforce,

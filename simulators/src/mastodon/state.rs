@@ -71,6 +71,10 @@ pub(crate) struct State {
     /// `(account id, Idempotency-Key)` → the post it produced.
     pub idempotency: HashMap<(String, String), IdempotentPost>,
     pub throttles: Throttles,
+    /// Favourites and boosts a test gave a status (other users' reactions).
+    pub engagement: HashMap<String, Engagement>,
+    /// Followers a test gave an account, by account id.
+    pub followers: HashMap<String, u64>,
     pub faults: VecDeque<Fault>,
     pub requests: Vec<RecordedRequest>,
 }
@@ -88,6 +92,8 @@ impl State {
             statuses: Vec::new(),
             idempotency: HashMap::new(),
             throttles: Throttles::default(),
+            engagement: HashMap::new(),
+            followers: HashMap::new(),
             faults: VecDeque::new(),
             requests: Vec::new(),
         };
@@ -278,6 +284,13 @@ impl Media {
     pub fn processed(&self) -> bool {
         Instant::now() >= self.ready_at
     }
+}
+
+/// Reactions to a status from accounts the simulator does not model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Engagement {
+    pub favourites: u64,
+    pub reblogs: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -294,7 +294,11 @@ fn rails_true(value: &str) -> bool {
 
 /// A published status `viewer` may see: public and unlisted ones for anyone,
 /// private and direct ones only for their author.
-fn visible<'a>(state: &'a Instance, id: &str, viewer: Option<&str>) -> Option<&'a RecordedStatus> {
+pub(crate) fn visible<'a>(
+    state: &'a Instance,
+    id: &str,
+    viewer: Option<&str>,
+) -> Option<&'a RecordedStatus> {
     state
         .statuses
         .iter()
@@ -441,7 +445,12 @@ fn attachments(sim: &Sim, state: &Instance, status: &RecordedStatus) -> Vec<Valu
 
 /// The Status entity; `with_source` adds the plain `text` as Mastodon does
 /// when answering a deletion.
-fn render(sim: &Sim, state: &Instance, status: &RecordedStatus, with_source: bool) -> Value {
+pub(crate) fn render(
+    sim: &Sim,
+    state: &Instance,
+    status: &RecordedStatus,
+    with_source: bool,
+) -> Value {
     let base = &sim.base_url;
     let in_reply_to_account_id = status.in_reply_to_id.as_ref().and_then(|id| {
         state
@@ -461,6 +470,16 @@ fn render(sim: &Sim, state: &Instance, status: &RecordedStatus, with_source: boo
     let account = state
         .account(&status.account_id)
         .map(|account| accounts::render(sim, state, account));
+    let replies_count = state
+        .statuses
+        .iter()
+        .filter(|reply| reply.in_reply_to_id.as_deref() == Some(&status.id) && reply.published())
+        .count();
+    let engagement = state
+        .engagement
+        .get(&status.id)
+        .copied()
+        .unwrap_or_default();
     let mut body = json!({
         "id": status.id,
         "created_at": status.created_at,
@@ -472,9 +491,9 @@ fn render(sim: &Sim, state: &Instance, status: &RecordedStatus, with_source: boo
         "language": status.language,
         "uri": format!("{base}/users/{}/statuses/{}", status.username, status.id),
         "url": format!("{base}/@{}/{}", status.username, status.id),
-        "replies_count": 0,
-        "reblogs_count": 0,
-        "favourites_count": 0,
+        "replies_count": replies_count,
+        "reblogs_count": engagement.reblogs,
+        "favourites_count": engagement.favourites,
         "edited_at": null,
         "content": to_html(&status.text),
         "reblog": null,
