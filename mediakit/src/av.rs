@@ -1,15 +1,17 @@
-//! Video and audio pipelines on the system FFmpeg. Each operation probes its inputs first
-//! (`ffprobe`), refuses what it cannot or must not process (no streams, zero or too long a
-//! duration, missing video), computes the geometry itself (so crop offsets and even
-//! dimensions are exact), and runs one `ffmpeg` process with explicit settings, reading
-//! `-progress` to report the percentage from the output's timestamps.
+//! Video and audio pipelines on the system FFmpeg. Each operation takes what is known of
+//! its inputs (the media library probed every file on upload) or probes them itself
+//! (`ffprobe`, 100–200 ms each, which would dominate a stream-copy merge), refuses what it
+//! cannot or must not process (no streams, zero or too long a duration, missing video),
+//! computes the geometry itself (so crop offsets and even dimensions are exact), and runs
+//! one `ffmpeg` process with explicit settings, reading `-progress` to report the
+//! percentage from the output's timestamps.
 
 use crate::spec::{
     AudioFormat, AudioSpec, Fit, ImageSpec, MergeSpec, ReplaceAudioSpec, Resize, ThumbnailSpec,
     Trim, VideoSpec,
 };
 use crate::{Failure, Limits, image_ops};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,14 +25,14 @@ const CRF: [&str; 2] = ["-crf", "23"];
 const STDERR_TAIL: usize = 2000;
 
 /// What `ffprobe` says about one input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AvInfo {
     pub duration_ms: u64,
     pub video: Option<VideoStream>,
     pub audio: Option<AudioStream>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoStream {
     pub codec: String,
     pub width: u32,
@@ -40,7 +42,7 @@ pub struct VideoStream {
     pub pix_fmt: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioStream {
     pub codec: String,
     pub sample_rate: String,
@@ -128,6 +130,24 @@ pub fn probe(path: &Path, limits: &Limits) -> Result<AvInfo, Failure> {
             sample_rate: s.sample_rate.clone().unwrap_or_default(),
             channels: s.channels.unwrap_or(0),
         });
+    let info = AvInfo {
+        duration_ms,
+        video,
+        audio,
+    };
+    check(&info, limits)?;
+    Ok(info)
+}
+
+/// Refuses what must not be processed: no stream, zero or too long a duration, too large a
+/// frame.
+pub fn check(info: &AvInfo, limits: &Limits) -> Result<(), Failure> {
+    let AvInfo {
+        duration_ms,
+        video,
+        audio,
+    } = info;
+    let duration_ms = *duration_ms;
     if video.is_none() && audio.is_none() {
         return Err(Failure::new(
             "no-media-streams",
@@ -150,14 +170,18 @@ pub fn probe(path: &Path, limits: &Limits) -> Result<AvInfo, Failure> {
             ),
         ));
     }
-    if let Some(v) = &video {
+    if let Some(v) = video {
         limits.check_image(v.width, v.height)?;
     }
-    Ok(AvInfo {
-        duration_ms,
-        video,
-        audio,
-    })
+    Ok(())
+}
+
+/// What is known of `path` (checked against `limits` like a probe), else its probe.
+pub fn info(path: &Path, known: Option<&AvInfo>, limits: &Limits) -> Result<AvInfo, Failure> {
+    match known {
+        Some(k) => check(k, limits).map(|()| k.clone()),
+        None => probe(path, limits),
+    }
 }
 
 fn tail(s: &str) -> String {
@@ -327,11 +351,12 @@ fn path_arg(p: &Path) -> String {
 pub fn video(
     input: &Path,
     output: &Path,
+    known: Option<&AvInfo>,
     spec: &VideoSpec,
     limits: &Limits,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(), Failure> {
-    let info = probe(input, limits)?;
+    let info = info(input, known, limits)?;
     let v = require_video(&info)?;
     let (trim, duration_ms) = trim_args(spec.trim.as_ref(), info.duration_ms)?;
     let mut args = trim;
@@ -437,9 +462,10 @@ fn same_shape(a: &AvInfo, b: &AvInfo) -> bool {
     a.video == b.video && a.audio == b.audio
 }
 
-/// Joins `inputs` in order.
+/// Joins `inputs` in order; `known[i]` is what is known of `inputs[i]` (probed if none).
 pub fn merge(
     inputs: &[&Path],
+    known: &[Option<AvInfo>],
     output: &Path,
     spec: &MergeSpec,
     limits: &Limits,
@@ -447,7 +473,8 @@ pub fn merge(
 ) -> Result<(), Failure> {
     let infos = inputs
         .iter()
-        .map(|p| probe(p, limits))
+        .enumerate()
+        .map(|(i, p)| info(p, known.get(i).and_then(Option::as_ref), limits))
         .collect::<Result<Vec<_>, _>>()?;
     for info in &infos {
         require_video(info)?;
@@ -577,10 +604,11 @@ pub fn merge(
 pub fn thumbnail(
     input: &Path,
     output: &Path,
+    known: Option<&AvInfo>,
     spec: &ThumbnailSpec,
     limits: &Limits,
 ) -> Result<image_ops::Encoded, Failure> {
-    let info = probe(input, limits)?;
+    let info = info(input, known, limits)?;
     require_video(&info)?;
     let at = spec.at_ms.min(info.duration_ms.saturating_sub(100));
     let frame = output.with_extension("frame.png");
@@ -650,11 +678,12 @@ fn audio_codec_args(format: AudioFormat, kbps: u32) -> Vec<String> {
 pub fn audio(
     input: &Path,
     output: &Path,
+    known: Option<&AvInfo>,
     spec: &AudioSpec,
     limits: &Limits,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(), Failure> {
-    let info = probe(input, limits)?;
+    let info = info(input, known, limits)?;
     if info.audio.is_none() {
         return Err(Failure::new(
             "no-audio-stream",
@@ -679,18 +708,19 @@ pub fn audio(
     ffmpeg(&args, duration_ms, progress)
 }
 
-/// The video of `video` with the audio of `audio` (cut to the video's length).
+/// The video of `video` with the audio of `audio` (cut to the video's length); `known`
+/// is what is known of each.
 pub fn replace_audio(
-    video: &Path,
-    audio: &Path,
+    (video, audio): (&Path, &Path),
+    known: [Option<&AvInfo>; 2],
     output: &Path,
     spec: &ReplaceAudioSpec,
     limits: &Limits,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(), Failure> {
-    let vinfo = probe(video, limits)?;
+    let vinfo = info(video, known[0], limits)?;
     require_video(&vinfo)?;
-    let ainfo = probe(audio, limits)?;
+    let ainfo = info(audio, known[1], limits)?;
     if ainfo.audio.is_none() {
         return Err(Failure::new(
             "no-audio-stream",

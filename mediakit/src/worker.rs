@@ -4,6 +4,7 @@
 //! CPU time (inherited by the `ffmpeg` it starts), runs the operation and reports on stdout,
 //! one JSON [`Message`] per line: progress, then `done` or `failed`.
 
+use crate::av::AvInfo;
 use crate::spec::Operation;
 use crate::{Failure, Limits, av, image_ops};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,10 @@ pub struct WorkOrder {
     pub operation: Operation,
     /// The source first, then the operation's other inputs in order.
     pub inputs: Vec<PathBuf>,
+    /// What is already known of each input (the library probed it on upload), in the
+    /// order of `inputs`; an input without it is probed by the worker.
+    #[serde(default)]
+    pub known: Vec<Option<AvInfo>>,
     /// Where to write the result (its extension is [`output_extension`]).
     pub output: PathBuf,
     pub limits: Limits,
@@ -82,20 +87,32 @@ pub fn execute(order: &WorkOrder, report: &mut dyn FnMut(Message)) -> Result<(),
             report(Message::Progress { percent });
         }
     };
+    let known = |i: usize| order.known.get(i).and_then(Option::as_ref);
     let out = order.output.as_path();
     let limits = &order.limits;
     match &order.operation {
         Operation::Image(spec) => image_ops::run(input(0)?, out, spec, limits).map(|_| ()),
-        Operation::Thumbnail(spec) => av::thumbnail(input(0)?, out, spec, limits).map(|_| ()),
-        Operation::Video(spec) => av::video(input(0)?, out, spec, limits, &mut progress),
+        Operation::Thumbnail(spec) => {
+            av::thumbnail(input(0)?, out, known(0), spec, limits).map(|_| ())
+        }
+        Operation::Video(spec) => {
+            av::video(input(0)?, out, known(0), spec, limits, &mut progress)
+        }
         Operation::Merge(spec) => {
             let inputs: Vec<&Path> = order.inputs.iter().map(PathBuf::as_path).collect();
-            av::merge(&inputs, out, spec, limits, &mut progress)
+            av::merge(&inputs, &order.known, out, spec, limits, &mut progress)
         }
-        Operation::Audio(spec) => av::audio(input(0)?, out, spec, limits, &mut progress),
-        Operation::ReplaceAudio(spec) => {
-            av::replace_audio(input(0)?, input(1)?, out, spec, limits, &mut progress)
+        Operation::Audio(spec) => {
+            av::audio(input(0)?, out, known(0), spec, limits, &mut progress)
         }
+        Operation::ReplaceAudio(spec) => av::replace_audio(
+            (input(0)?, input(1)?),
+            [known(0), known(1)],
+            out,
+            spec,
+            limits,
+            &mut progress,
+        ),
     }?;
     progress(1.0);
     Ok(())

@@ -10,6 +10,7 @@ pub mod anthropic;
 pub mod facebook;
 pub mod gemini;
 pub mod graph;
+pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod openai;
@@ -22,6 +23,7 @@ pub mod youtube;
 pub use ai::{AiFault, AiFaultAction, AiRequest, AiSim, StreamRecord};
 pub use anthropic::{AnthropicConfig, AnthropicSim};
 pub use facebook::{FacebookConfig, FacebookSim};
+pub use instagram::{InstagramConfig, InstagramSim};
 pub use gemini::{GeminiConfig, GeminiSim};
 pub use linkedin::{LinkedinConfig, LinkedinSim};
 pub use mastodon::{

@@ -9,7 +9,7 @@ use plugboard_e2e::api::{client, create_workspace, problem, send, signup};
 use plugboard_e2e::scenario::{
     Studio, create_text_post, mastodon_studio, schedule, wait_for_target,
 };
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
 use plugboard_simulators::mastodon::Engagement;
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use serde_json::Value;
@@ -30,6 +30,16 @@ async fn install_mastodon(server: &TestServer) {
         )
         .await
         .unwrap();
+}
+
+/// A test server on a fresh PostgreSQL database (`PLUGBOARD_TEST_PG`, started by
+/// scripts/pg.sh), so the same scenario runs on both backends.
+async fn postgres_server() -> TestServer {
+    let url = pg_database().await;
+    let server =
+        test_server_with(tempfile::tempdir().unwrap(), |c| c.database_url = Some(url)).await;
+    assert!(server.app().db.is_postgres());
+    server
 }
 
 fn url(base: &str, studio: &Studio, path: &str) -> String {
@@ -78,7 +88,16 @@ fn values(view: &Value, name: &str) -> Vec<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges() {
-    let server = test_server().await;
+    metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on(test_server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on_postgres() {
+    metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on(postgres_server().await)
+        .await;
+}
+
+async fn metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on(server: TestServer) {
     install_mastodon(&server).await;
     let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
     let base = server.base.clone();

@@ -7,7 +7,7 @@ use plugboard::runtime::grants::Grants;
 use plugboard::runtime::manifest::Manifest;
 use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, problem, send, signup};
-use plugboard_e2e::{plugin, test_server};
+use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
 use plugboard_simulators::{FacebookConfig, FacebookSim};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -31,6 +31,16 @@ fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
+/// A test server on a fresh PostgreSQL database (`PLUGBOARD_TEST_PG`, started by
+/// scripts/pg.sh), so the same scenario runs on both backends.
+async fn postgres_server() -> TestServer {
+    let url = pg_database().await;
+    let server =
+        test_server_with(tempfile::tempdir().unwrap(), |c| c.database_url = Some(url)).await;
+    assert!(server.app().db.is_postgres());
+    server
+}
+
 async fn inbox(api: &str, token: &str) -> Vec<Value> {
     let (status, page) = send(client().get(format!("{api}/inbox")).bearer_auth(token)).await;
     assert_eq!(status, 200, "{page}");
@@ -39,7 +49,21 @@ async fn inbox(api: &str, token: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not() {
-    let server = test_server().await;
+    signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not_on(test_server().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not_on_postgres() {
+    signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not_on(
+        postgres_server().await,
+    )
+    .await;
+}
+
+async fn signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not_on(
+    server: TestServer,
+) {
     let bytes = plugin("facebook");
     server
         .app()

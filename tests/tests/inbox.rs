@@ -10,7 +10,7 @@ use plugboard_e2e::api::{client, create_workspace, problem, send, signup};
 use plugboard_e2e::scenario::{
     Studio, create_text_post, mastodon_studio, schedule, wait_for_target,
 };
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -30,6 +30,16 @@ async fn install_mastodon(server: &TestServer) {
         )
         .await
         .unwrap();
+}
+
+/// A test server on a fresh PostgreSQL database (`PLUGBOARD_TEST_PG`, started by
+/// scripts/pg.sh), so the same scenario runs on both backends.
+async fn postgres_server() -> TestServer {
+    let url = pg_database().await;
+    let server =
+        test_server_with(tempfile::tempdir().unwrap(), |c| c.database_url = Some(url)).await;
+    assert!(server.app().db.is_postgres());
+    server
 }
 
 struct Ctx {
@@ -104,7 +114,15 @@ impl Ctx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polled_comments_are_triaged_and_answered_through_the_plugin() {
-    let server = test_server().await;
+    polled_comments_are_triaged_and_answered_through_the_plugin_on(test_server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_comments_are_triaged_and_answered_through_the_plugin_on_postgres() {
+    polled_comments_are_triaged_and_answered_through_the_plugin_on(postgres_server().await).await;
+}
+
+async fn polled_comments_are_triaged_and_answered_through_the_plugin_on(server: TestServer) {
     install_mastodon(&server).await;
     let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
     let base = server.base.clone();

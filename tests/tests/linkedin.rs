@@ -450,6 +450,29 @@ async fn expired_token_is_refreshed_and_the_publish_retried() {
     c.server.running.stop().await;
 }
 
+/// An organization posts with its administrator's token: an expired token is refreshed on
+/// the member account (the parent) and the organization's publish retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organizations_expired_token_is_refreshed_through_its_parent() {
+    let c = setup(|_| {}).await;
+    c.sim.expire_tokens();
+    let start = c.sim.requests().len();
+    let post = c
+        .draft(json!({"kind": "text", "text": "Org after a refresh", "targets": [c.org]}))
+        .await;
+    c.publish_now(&post).await;
+    c.published(&post).await;
+    assert_eq!(
+        c.sequence(start),
+        seq(&[
+            ("POST /rest/posts", 401),
+            ("POST /oauth/v2/accessToken", 200),
+            ("POST /rest/posts", 201)
+        ])
+    );
+    c.server.running.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttle_defers_until_linkedins_reset() {
     let c = setup(|_| {}).await;

@@ -17,7 +17,27 @@ const LEASE_MS: i64 = 60_000;
 /// Refreshes the account's credentials through its plugin. Only one refresh of an account
 /// runs at a time, across workers and nodes: a caller that finds one in flight waits for
 /// it and takes its result instead of refreshing again.
+///
+/// A sub-account that acts with its parent's credentials (a LinkedIn organization posting
+/// with its administrator's token) is refreshed by refreshing the parent.
 pub async fn refresh(app: &App, account_id: &str) -> Result<AccountRow, AccountError> {
+    let not_found = || AccountError::NotFound(format!("account `{account_id}` not found"));
+    let row = store::get_any(&app.db, account_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if row.credentials.is_none()
+        && let Some(parent) = &row.parent_account_id
+    {
+        refresh_own(app, parent).await?;
+        return store::get_any(&app.db, account_id)
+            .await?
+            .ok_or_else(not_found);
+    }
+    refresh_own(app, account_id).await
+}
+
+/// [`refresh`] of an account with credentials of its own, under its refresh lease.
+async fn refresh_own(app: &App, account_id: &str) -> Result<AccountRow, AccountError> {
     let claim = app.db.sql(
         "UPDATE accounts SET refresh_lease_until = ? WHERE id = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
     );

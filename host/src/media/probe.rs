@@ -285,6 +285,7 @@ struct FfStream {
     height: Option<u32>,
     avg_frame_rate: Option<String>,
     r_frame_rate: Option<String>,
+    pix_fmt: Option<String>,
     duration: Option<String>,
     sample_rate: Option<String>,
     channels: Option<u32>,
@@ -413,6 +414,10 @@ fn summarise(out: FfOutput, sniffed: &str) -> Result<Probe, ProbeError> {
                 "frame_rate": rate(s.avg_frame_rate.as_deref()).or_else(|| rate(s.r_frame_rate.as_deref())),
                 "sample_rate": s.sample_rate,
                 "channels": s.channels,
+                // The studio's worker reads these instead of probing the file again.
+                "r_frame_rate": s.r_frame_rate,
+                "pix_fmt": s.pix_fmt,
+                "attached_pic": s.disposition.get("attached_pic").copied().unwrap_or(0) != 0,
             })
         })
         .collect();

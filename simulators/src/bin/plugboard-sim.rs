@@ -55,6 +55,11 @@ enum Platform {
         #[arg(long, env = "PLUGBOARD_SIM_FACEBOOK_PORT", default_value_t = 4011)]
         port: u16,
     },
+    /// Instagram (graph.instagram.com, api/www.instagram.com and Facebook Login on one port).
+    Instagram {
+        #[arg(long, env = "PLUGBOARD_SIM_INSTAGRAM_PORT", default_value_t = 4012)]
+        port: u16,
+    },
     /// The OpenAI API (key `sk-test-openai`); `--flavor xai` or `local` for xAI or a
     /// local OpenAI-compatible server.
     Openai {
@@ -205,16 +210,32 @@ async fn main() -> anyhow::Result<()> {
             sim.shutdown().await;
         }
         Platform::Linkedin { port } => {
-            let config = plugboard_simulators::LinkedinConfig { port, ..Default::default() };
+            let config = plugboard_simulators::LinkedinConfig {
+                port,
+                ..Default::default()
+            };
             let sim = plugboard_simulators::LinkedinSim::start(config.clone()).await?;
             tracing::info!(base_url = %sim.base_url(), client_id = %config.client_id, "linkedin simulator listening");
             tokio::signal::ctrl_c().await?;
             sim.shutdown().await;
         }
         Platform::Youtube { port } => {
-            let config = plugboard_simulators::YoutubeConfig { port, ..Default::default() };
+            let config = plugboard_simulators::YoutubeConfig {
+                port,
+                ..Default::default()
+            };
             let sim = plugboard_simulators::YoutubeSim::start(config.clone()).await?;
             tracing::info!(base_url = %sim.base_url(), client_id = %config.client_id, "youtube simulator listening");
+            tokio::signal::ctrl_c().await?;
+            sim.shutdown().await;
+        }
+        Platform::Instagram { port } => {
+            let sim = plugboard_simulators::InstagramSim::start(plugboard_simulators::InstagramConfig {
+                port,
+                ..Default::default()
+            })
+            .await?;
+            tracing::info!(base_url = %sim.base_url(), app_id = %sim.config().app_id, "instagram simulator listening");
             tokio::signal::ctrl_c().await?;
             sim.shutdown().await;
         }

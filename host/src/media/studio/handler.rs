@@ -16,6 +16,7 @@ use crate::store::media::{self as store, MediaRow};
 use anyhow::Context;
 use futures::StreamExt;
 use mediakit::Failure;
+use mediakit::av::{AudioStream, AvInfo, VideoStream};
 use mediakit::worker::{WorkOrder, output_extension};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,6 +102,7 @@ async fn run(app: &App, job: &Job) -> Result<String, RunError> {
     let order = WorkOrder {
         operation: payload.operation.clone(),
         inputs,
+        known: rows.iter().map(known_av).collect(),
         output: output.clone(),
         limits: mediakit::Limits::default(),
         memory_bytes: settings.memory_bytes,
@@ -108,6 +110,51 @@ async fn run(app: &App, job: &Job) -> Result<String, RunError> {
     };
     supervisor::run(app, &settings, &job.id, &order, &Progress::new(job)).await?;
     store_result(app, job, &payload, &rows[0], &output).await
+}
+
+/// What the upload's probe recorded of an audio or video item, as the worker needs it; None
+/// (the worker probes the file) for images and rows probed before the record had every
+/// field.
+fn known_av(row: &MediaRow) -> Option<AvInfo> {
+    if row.kind != "video" && row.kind != "audio" {
+        return None;
+    }
+    let details: serde_json::Value = serde_json::from_str(&row.probe).ok()?;
+    let streams = details.get("streams")?.as_array()?;
+    let of_type = |t: &str| {
+        streams.iter().find(|s| {
+            s.get("type").and_then(|v| v.as_str()) == Some(t)
+                && !s
+                    .get("attached_pic")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false)
+        })
+    };
+    let text = |s: &serde_json::Value, k: &str| s.get(k)?.as_str().map(str::to_string);
+    let video = match (row.kind.as_str(), of_type("video")) {
+        ("video", Some(v)) => Some(VideoStream {
+            codec: row.video_codec.clone()?,
+            width: u32::try_from(row.width?).ok()?,
+            height: u32::try_from(row.height?).ok()?,
+            frame_rate: text(v, "r_frame_rate")?,
+            pix_fmt: text(v, "pix_fmt")?,
+        }),
+        ("video", None) => return None,
+        _ => None,
+    };
+    let audio = match of_type("audio") {
+        Some(a) if row.has_audio => Some(AudioStream {
+            codec: row.audio_codec.clone()?,
+            sample_rate: text(a, "sample_rate")?,
+            channels: u32::try_from(a.get("channels")?.as_u64()?).ok()?,
+        }),
+        _ => None,
+    };
+    Some(AvInfo {
+        duration_ms: u64::try_from(row.duration_ms?).ok()?,
+        video,
+        audio,
+    })
 }
 
 /// The object's file: in place on local storage, else downloaded to `dest`.
