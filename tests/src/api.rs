@@ -130,3 +130,25 @@ pub async fn invite_and_join(
     expect(resp, 200, "accepting the invitation").await;
     member
 }
+
+/// HMAC-SHA256 of `body` with `key` as lowercase hex, written out here (RFC 2104) so tests
+/// check plugins' webhook signatures against an independent computation.
+pub fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(body)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}

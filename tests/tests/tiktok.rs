@@ -7,7 +7,7 @@
 use plugboard::runtime::grants::Grants;
 use plugboard::runtime::manifest::Manifest;
 use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
+use plugboard_e2e::api::{client, create_workspace, hmac_sha256_hex, send, signup};
 use plugboard_e2e::{TestServer, plugin, test_server};
 use plugboard_simulators::tiktok::{TikTokFault, TikTokFaultAction};
 use plugboard_simulators::{TikTokConfig, TikTokSim};
@@ -24,6 +24,8 @@ struct Studio {
     token: String,
     ws: String,
     account: String,
+    /// The workspace's TikTok app (its webhooks arrive at `/webhooks/tiktok/{app}`).
+    app: String,
 }
 
 async fn studio(audited: bool) -> Studio {
@@ -104,6 +106,7 @@ async fn studio(audited: bool) -> Studio {
         token: owner.access_token,
         ws,
         account: account["id"].as_str().unwrap().to_string(),
+        app: app["id"].as_str().unwrap().to_string(),
     }
 }
 
@@ -451,4 +454,83 @@ async fn an_interrupted_chunk_upload_resumes_at_the_next_chunk() {
     assert_eq!(puts[2].0, puts[1].0);
     assert_eq!(puts.len() as u64, chunks + 1);
     assert_eq!(s.sim.publishes().len(), 1, "one publish, continued");
+}
+
+/// TikTok's signed webhook (`Tiktok-Signature: t=…,s=…`, HMAC-SHA256 of `t.body` with the
+/// client secret) reports a post's final state: a pending target becomes published. A
+/// forged signature is refused and changes nothing; a replayed delivery is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_publish_webhook_completes_a_pending_post() {
+    let s = studio(true).await;
+    // TikTok's status endpoint answers slowly: the webhook is what reports the outcome.
+    s.sim.inject(TikTokFault::new(
+        "POST",
+        "/v2/post/publish/status/fetch/",
+        TikTokFaultAction::Delay { ms: 20_000 },
+    ));
+    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let post = s
+        .post(json!({"kind": "video", "text": "Reported by webhook", "media": [v], "options": {"privacy_level": "SELF_ONLY", "source": "PULL_FROM_URL"}}))
+        .await;
+    s.publish_now(&post).await;
+    s.wait(&post, 30, |t| t["status"] == "pending").await;
+    let publish_id = s.sim.publishes()[0].publish_id.clone();
+    let body = json!({
+        "client_key": s.sim.config().client_key,
+        "event": "post.publish.complete",
+        "create_time": 1_700_000_000,
+        "user_openid": account_remote_id(&s).await,
+        "content": json!({"publish_id": publish_id, "publish_type": "DIRECT_PUBLISH"}).to_string(),
+    })
+    .to_string();
+    let url = format!("{}/webhooks/tiktok/{}", s.server.base, s.app);
+    let deliver = |signature: String| {
+        client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("Tiktok-Signature", signature)
+            .body(body.clone())
+    };
+    let t = "1700000000";
+    let good = hmac_sha256_hex(
+        s.sim.config().client_secret.as_bytes(),
+        format!("{t}.{body}").as_bytes(),
+    );
+
+    let forged = deliver(format!("t={t},s={}", "0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let (_, view) = send(
+        client()
+            .get(s.url(&format!("/posts/{post}")))
+            .bearer_auth(&s.token),
+    )
+    .await;
+    assert_eq!(view["targets"][0]["status"], "pending", "{view}");
+
+    let accepted = deliver(format!("t={t},s={good}")).send().await.unwrap();
+    assert_eq!(accepted.status(), 200);
+    let done = s.wait(&post, 10, |t| t["status"] == "published").await;
+    assert_eq!(done["remote_id"], publish_id.as_str(), "{done}");
+
+    let replay = deliver(format!("t={t},s={good}")).send().await.unwrap();
+    assert_eq!(
+        replay.status(),
+        200,
+        "a replay is acknowledged, not re-applied"
+    );
+    let again = s.wait(&post, 10, |t| t["status"] == "published").await;
+    assert_eq!(again["published_at"], done["published_at"]);
+}
+
+async fn account_remote_id(s: &Studio) -> String {
+    let (_, account) = send(
+        client()
+            .get(s.url(&format!("/accounts/{}", s.account)))
+            .bearer_auth(&s.token),
+    )
+    .await;
+    account["remote_id"].as_str().unwrap().to_string()
 }
