@@ -10,7 +10,8 @@ as_root() {
 }
 
 # System packages: a C toolchain and pkg-config for -sys crates; FFmpeg (ffprobe) probes
-# uploaded media.
+# uploaded media, and the media studio's worker and its tests run ffmpeg. The benchmarks'
+# reference tools (python3-pil, libvips-tools) are not needed here: docs/benchmarks.md.
 packages=(pkg-config build-essential curl ca-certificates ffmpeg)
 missing=()
 for p in "${packages[@]}"; do

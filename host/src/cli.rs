@@ -191,7 +191,8 @@ pub struct GrantArgs {
     /// Grant storage quota in bytes.
     #[arg(long)]
     pub storage_quota: Option<u64>,
-    /// Override a limit, e.g. `cpu-ms=5000`, `memory-bytes=134217728` (repeatable).
+    /// Override a limit, e.g. `cpu-ms=5000`, `memory-bytes=134217728`, or the number of a
+    /// rate rule the plugin declares, e.g. `rate-limits.requests=3000` (repeatable).
     #[arg(long = "limit", value_parser = parse_limit)]
     pub limits: Vec<(String, u64)>,
 }
@@ -229,7 +230,16 @@ impl GrantArgs {
         if !self.limits.is_empty() {
             let mut table = serde_json::to_value(&g.limits)?;
             for (k, v) in &self.limits {
-                table[k.as_str()] = serde_json::json!(v);
+                match k.strip_prefix("rate-limits.") {
+                    // A rate rule of the plugin's, by what it counts: `rate-limits.requests=3000`.
+                    Some(counts) => {
+                        if !table["rate-limits"].is_object() {
+                            table["rate-limits"] = serde_json::json!({});
+                        }
+                        table["rate-limits"][counts] = serde_json::json!(v);
+                    }
+                    None => table[k.as_str()] = serde_json::json!(v),
+                }
             }
             g.limits = serde_json::from_value::<LimitOverrides>(table)
                 .context("unknown limit name; see `plugboard plugin list` for the limit names")?;

@@ -202,7 +202,7 @@ async fn take_in(
         Some(remote) => accounts_for(app, plugin, remote, workspace).await?,
         None => Vec::new(),
     };
-    let mut tx = app.db.write_tx(&format!("inbound:{plugin}")).await?;
+    let mut tx = app.db.write_tx(crate::inbox::NEW_ITEMS_LOCK).await?;
     let (mut taken, mut ignored) = (0, 0);
     let mut added = Vec::new();
     let mut changes = Vec::new();

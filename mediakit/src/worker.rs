@@ -95,16 +95,12 @@ pub fn execute(order: &WorkOrder, report: &mut dyn FnMut(Message)) -> Result<(),
         Operation::Thumbnail(spec) => {
             av::thumbnail(input(0)?, out, known(0), spec, limits).map(|_| ())
         }
-        Operation::Video(spec) => {
-            av::video(input(0)?, out, known(0), spec, limits, &mut progress)
-        }
+        Operation::Video(spec) => av::video(input(0)?, out, known(0), spec, limits, &mut progress),
         Operation::Merge(spec) => {
             let inputs: Vec<&Path> = order.inputs.iter().map(PathBuf::as_path).collect();
             av::merge(&inputs, &order.known, out, spec, limits, &mut progress)
         }
-        Operation::Audio(spec) => {
-            av::audio(input(0)?, out, known(0), spec, limits, &mut progress)
-        }
+        Operation::Audio(spec) => av::audio(input(0)?, out, known(0), spec, limits, &mut progress),
         Operation::ReplaceAudio(spec) => av::replace_audio(
             (input(0)?, input(1)?),
             [known(0), known(1)],

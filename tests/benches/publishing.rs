@@ -22,6 +22,7 @@ use plugboard::app::App;
 use plugboard::on_db;
 use plugboard::posts::schedule::{enqueue_publish, mark_scheduled};
 use plugboard::runtime::grants::Grants;
+use plugboard::runtime::limits::LimitOverrides;
 use plugboard::runtime::manifest::Manifest;
 use plugboard::runtime::registry::InstallMode;
 use plugboard::store::posts::{self, NewTarget};
@@ -169,7 +170,14 @@ async fn run(db: &str, n: usize, workers: Option<u64>) -> Res<Figures> {
         .registry
         .install(
             &bytes,
-            Some(Grants::requested(&Manifest::from_component(&bytes)?)),
+            Some(Grants {
+                // The simulated instance's API limit is lifted, and Plugboard told so.
+                limits: LimitOverrides {
+                    rate_limits: Some([("requests".to_string(), 1_000_000)].into()),
+                    ..Default::default()
+                },
+                ..Grants::requested(&Manifest::from_component(&bytes)?)
+            }),
             InstallMode::Install,
         )
         .await?;

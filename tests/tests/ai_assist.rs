@@ -8,7 +8,7 @@ use plugboard::runtime::grants::Grants;
 use plugboard::runtime::manifest::Manifest;
 use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, invite_and_join, problem, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
 use plugboard_simulators::{
     AiFault, AiFaultAction, AiSim, AnthropicConfig, AnthropicSim, GeminiConfig, GeminiSim,
     OpenAiConfig, OpenAiSim,
@@ -102,7 +102,10 @@ async fn install(server: &TestServer, name: &str) {
 /// A server with the openai and mastodon plugins, an OpenAI simulator pausing `delay`
 /// before each streamed token, and a workspace whose app points the plugin at it.
 async fn studio(delay: Duration) -> Studio {
-    let server = test_server().await;
+    studio_on(test_server().await, delay).await
+}
+
+async fn studio_on(server: TestServer, delay: Duration) -> Studio {
     install(&server, "openai").await;
     install(&server, "mastodon").await;
     let sim = OpenAiSim::start(OpenAiConfig {
@@ -889,4 +892,57 @@ async fn one_text_is_adapted_to_every_installed_platform() {
         "{asked:?}"
     );
     assert!(asked.iter().any(|a| a.contains("280")), "{asked:?}");
+}
+
+#[tokio::test]
+async fn chat_usage_and_limits_on_postgres() {
+    let url = pg_database().await;
+    let server =
+        test_server_with(tempfile::tempdir().unwrap(), |c| c.database_url = Some(url)).await;
+    let s = studio_on(server, Duration::from_millis(5)).await;
+    let c = s.conversation().await;
+    let resp = s.stream(&c, "three ideas for a rainy day").await;
+    let events = read_events(resp, |events| {
+        events.last().is_some_and(|e| e.event != "delta")
+    })
+    .await;
+    assert_eq!(events.last().unwrap().event, "done", "{events:?}");
+    let (status, reply) = s
+        .post(
+            &format!("/ai/conversations/{c}/messages"),
+            json!({"content": "and for a sunny one"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, conv) = s.get(&format!("/ai/conversations/{c}")).await;
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 4, "{conv}");
+    let (_, usage) = s.get("/ai/usage").await;
+    assert_eq!(usage["calls"], 2, "{usage}");
+    let used = usage["total_tokens"].as_i64().unwrap();
+    let (status, _) = send(
+        client()
+            .put(s.url("/ai/settings"))
+            .bearer_auth(&s.token)
+            .json(&json!({"monthly_token_limit": used})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    problem(
+        client()
+            .post(s.url("/ai/improve"))
+            .bearer_auth(&s.token)
+            .json(&json!({"text": "hello"})),
+        429,
+        "ai-limit-exceeded",
+    )
+    .await;
+    let resp = client()
+        .delete(s.url(&format!("/ai/conversations/{c}")))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let (_, list) = s.get("/ai/conversations").await;
+    assert_eq!(list["conversations"], json!([]));
 }

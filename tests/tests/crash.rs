@@ -9,9 +9,11 @@
 
 use plugboard_e2e::api::client;
 use plugboard_e2e::scenario::{
-    Node, Studio, TargetState, all_targets, create_text_post, is_final, mastodon_studio,
+    Node, Studio, TargetState, all_targets, create_text_post, grant_limits, is_final,
+    mastodon_studio,
 };
 use plugboard_simulators::{Fault, FaultAction, MastodonConfig, MastodonSim};
+use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,13 @@ async fn no_post_is_lost_or_duplicated_when_the_server_is_killed() {
     // once.
     let mut node = Node::start("crash", &dir.path().join("data"), &[]).await;
     let studio = mastodon_studio(&node.base, &sim.base_url(), "crash@example.com").await;
+    // The operator of this instance raised its API limit; Plugboard is told the same.
+    grant_limits(
+        &node.base,
+        "mastodon",
+        json!({"rate-limits": {"requests": 1_000_000}}),
+    )
+    .await;
     // Every status is created at once but answered 200 ms later, as over a slow link: a
     // kill then often lands after the instance posted and before the server heard of it.
     sim.inject(

@@ -1,7 +1,8 @@
-//! Inbound webhooks end to end with the Facebook plugin and the Graph simulator: Meta's
-//! `hub.challenge` handshake, a comment delivered with a valid X-Hub-Signature-256 lands in
-//! the inbox, a forged signature is refused with nothing stored, a replayed delivery is
-//! ignored, and the approved reply reaches the simulator through the plugin.
+//! Inbound webhooks end to end with the Facebook plugin and the Graph simulator, on SQLite
+//! and on PostgreSQL: Meta's `hub.challenge` handshake, a comment delivered with a valid
+//! X-Hub-Signature-256 lands in the inbox, a forged signature is refused with nothing
+//! stored, a replayed or concurrent duplicate delivery is ignored, and the approved reply
+//! reaches the simulator through the plugin.
 
 use plugboard::runtime::grants::Grants;
 use plugboard::runtime::manifest::Manifest;
@@ -240,18 +241,21 @@ async fn signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not
     assert_eq!(altered.status(), 401);
     assert!(inbox(&api, &token).await.is_empty());
 
-    // Signed: the comment lands in the inbox of the Page's account.
+    // Signed: the comment lands in the inbox of the Page's account, once, although Meta
+    // delivered it twice at the same moment.
     let signed = sign(&secret, &body);
-    let resp = http
-        .post(&hook)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", &signed)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.text().await.unwrap(), "EVENT_RECEIVED");
+    let deliver = || {
+        http.post(&hook)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", &signed)
+            .body(body.clone())
+            .send()
+    };
+    let (first, twin) = tokio::join!(deliver(), deliver());
+    for resp in [first.unwrap(), twin.unwrap()] {
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "EVENT_RECEIVED");
+    }
     let items = inbox(&api, &token).await;
     assert_eq!(items.len(), 1, "{items:?}");
     let item = &items[0];
@@ -272,6 +276,26 @@ async fn signed_meta_comments_land_in_the_inbox_and_forgeries_and_replays_do_not
         .unwrap();
     assert_eq!(replay.status(), 200);
     assert_eq!(inbox(&api, &token).await.len(), 1);
+    // A later delivery about the same comment (an edit: a new event) finds the comment
+    // already in the inbox: still one item, received once.
+    let mut edit = payload.clone();
+    edit["entry"][0]["time"] = json!(1_700_000_100u64);
+    edit["entry"][0]["changes"][0]["value"]["verb"] = json!("edited");
+    let edit = serde_json::to_vec(&edit).unwrap();
+    let resp = http
+        .post(&hook)
+        .header("x-hub-signature-256", sign(&secret, &edit))
+        .body(edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(inbox(&api, &token).await.len(), 1);
+    let db = &server.app().db;
+    let sql = db.sql("SELECT COUNT(*) FROM inbound_events WHERE plugin_id = 'facebook'");
+    let events: i64 =
+        plugboard::on_db!(db, |p| sqlx::query_scalar(sql).fetch_one(p).await.unwrap());
+    assert_eq!(events, 2, "the addition and the edit, each once");
     let (_, detail) = send(
         http.get(format!("{api}/inbox/{item_id}"))
             .bearer_auth(&token),

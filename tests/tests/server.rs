@@ -151,6 +151,8 @@ async fn serves_with_bundled_plugins_and_operates_plugins_through_the_cli() {
                 "declared_secret",
                 "--limit",
                 "cpu-ms=500",
+                "--limit",
+                "rate-limits.requests=3000",
             ][..],
             &server_arg,
         ]
@@ -186,6 +188,10 @@ async fn serves_with_bundled_plugins_and_operates_plugins_through_the_cli() {
         .clone();
     assert_eq!(hostile_view["version"], "0.1.0");
     assert_eq!(hostile_view["limits"]["cpu-ms"], 500);
+    assert_eq!(
+        hostile_view["grants"]["limits"]["rate-limits"]["requests"], 3000,
+        "{hostile_view}"
+    );
 
     // A bad file is refused by the CLI before upload, and by the server as a precise 4xx.
     let bogus = dir.path().join("bogus.wasm");

@@ -408,17 +408,23 @@ pub async fn create_rule(
         enabled: input.enabled,
         created_at: chrono::Utc::now(),
     };
-    store::insert_rule(&app.db, &member.workspace_id, &rule).await?;
-    crate::store::activity::record(
+    // The rule and its activity entry commit together.
+    let mut tx = app.db.write_tx(&format!("rules:{}", account.id)).await?;
+    store::insert_rule(&app.db, &mut tx, &member.workspace_id, &rule).await?;
+    crate::store::activity::record_in(
         &app.db,
-        &member.workspace_id,
-        Some(&member.user.id),
-        "auto_reply_rule.created",
-        "account",
-        Some(&account.id),
-        serde_json::json!({ "rule_id": rule.id, "enabled": rule.enabled }),
+        &mut tx,
+        crate::store::activity::Entry {
+            workspace_id: &member.workspace_id,
+            actor_id: Some(&member.user.id),
+            action: "auto_reply_rule.created",
+            subject_type: "account",
+            subject_id: Some(&account.id),
+            details: serde_json::json!({ "rule_id": rule.id, "enabled": rule.enabled }),
+        },
     )
     .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(rule)))
 }
 

@@ -47,8 +47,14 @@ pub fn new_item(
     }
 }
 
+/// The write-lock key of every transaction that adds items (webhook deliveries, poll
+/// pages). On PostgreSQL two transactions adding the same comments in different orders (a
+/// webhook batch and a poll page) would each wait on the other's unique-index entry and
+/// deadlock; one lock makes them take turns, as SQLite's single writer does anyway.
+pub const NEW_ITEMS_LOCK: &str = "inbox:new-items";
+
 /// Adds an item with its `received` log entry; None when the account already has it (a
-/// comment seen before, by webhook or poll).
+/// comment seen before, by webhook or poll). Runs in a transaction of [`NEW_ITEMS_LOCK`].
 pub async fn insert_logged(
     app: &App,
     tx: &mut Tx,

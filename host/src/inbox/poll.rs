@@ -126,7 +126,7 @@ async fn poll(app: &App, account: &AccountRow, post: Option<&str>) -> Result<Vec
         if page.next_cursor.is_some() {
             cursor = page.next_cursor;
         }
-        let mut tx = app.db.write_tx("inbox").await?;
+        let mut tx = app.db.write_tx(super::NEW_ITEMS_LOCK).await?;
         for item in &items {
             added.extend(super::insert_logged(app, &mut tx, item).await?);
         }

@@ -60,9 +60,11 @@ fn check_item(
             field.into(),
             "media-too-large",
             format!(
-                "this file is {}; {platform} accepts up to {}",
+                "this file is {} ({} bytes); {platform} accepts up to {} ({} bytes)",
                 mb(item.size),
-                mb(c.max_bytes)
+                item.size,
+                mb(c.max_bytes),
+                c.max_bytes
             ),
         ));
     }
@@ -103,12 +105,12 @@ fn check_item(
                     field.into(),
                     "aspect-ratio",
                     format!(
-                        "the aspect ratio is {w}:{h} ({aspect:.2}); {platform} accepts {} to {}",
+                        "the aspect ratio is {w}:{h} ({aspect:.3}); {platform} accepts {} to {}",
                         c.min_aspect
-                            .map(|a| format!("{a:.2}"))
+                            .map(|a| format!("{a:.3}"))
                             .unwrap_or_else(|| "any".into()),
                         c.max_aspect
-                            .map(|a| format!("{a:.2}"))
+                            .map(|a| format!("{a:.3}"))
                             .unwrap_or_else(|| "any".into())
                     ),
                 ));
@@ -154,6 +156,8 @@ pub fn check_media(
         return Vec::new();
     };
     let platform = &info.display_name;
+    // Reasons name the post kind too: a 16:9 video fits a YouTube video but not a Short.
+    let label = format!("{platform} '{kind}'");
     let Some(rules) = &k.media else {
         if media.is_empty() {
             return Vec::new();
@@ -167,7 +171,7 @@ pub fn check_media(
     let mut out = Vec::new();
     for (i, item) in media.iter().enumerate() {
         out.extend(check_item(
-            platform,
+            &label,
             &format!("{prefix}media[{i}]"),
             item,
             &rules.constraints,
@@ -291,7 +295,8 @@ mod tests {
         )[0]
         .message;
         assert!(
-            msg.contains("1920:1080") && msg.contains("0.50 to 0.60"),
+            msg.contains("1920:1080 (1.778)")
+                && msg.contains("Reels 'reel' accepts 0.500 to 0.600"),
             "{msg}"
         );
     }

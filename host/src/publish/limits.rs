@@ -43,7 +43,8 @@ async fn count_published(
     Ok(row)
 }
 
-/// Whether `t` must wait, and until when.
+/// Whether `t` must wait, and until when. Rate rules are the plugin's, with the numbers the
+/// operator granted instead where the grants say so.
 pub async fn check(app: &App, t: &TargetRow) -> anyhow::Result<Option<Deferral>> {
     let sql = app
         .db
@@ -61,7 +62,12 @@ pub async fn check(app: &App, t: &TargetRow) -> anyhow::Result<Option<Deferral>>
             at_ms: now_ms() + 2_000,
         }));
     }
-    let info = app.runtime.describe_platform(&t.plugin).await?;
+    let mut info = app.runtime.describe_platform(&t.plugin).await?;
+    if let Some(p) = app.runtime.registry.get(&t.plugin) {
+        for rule in &mut info.rate_limits {
+            rule.limit = p.grants.limits.rate_limit(&rule.counts, rule.limit);
+        }
+    }
     let now = now_ms();
     if let Some(d) = requests_deferral(app, t, &info, now) {
         return Ok(Some(d));

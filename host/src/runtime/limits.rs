@@ -81,4 +81,21 @@ pub struct LimitOverrides {
     pub http_timeout_ms: Option<u64>,
     pub log_lines: Option<u32>,
     pub log_message_bytes: Option<u32>,
+    /// The operator's own numbers for the rate rules the plugin declares in `describe()`,
+    /// by what they count (`{"requests": 3000}` for a Mastodon instance whose admin raised
+    /// its API limit). Rules of other counts keep the plugin's numbers. Left out when unset,
+    /// so grants without it read the same in an older server (a rolled-back binary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<std::collections::BTreeMap<String, u32>>,
+}
+
+impl LimitOverrides {
+    /// The limit to apply to a rate rule counting `counts` that the plugin declared as
+    /// `declared`.
+    pub fn rate_limit(&self, counts: &str, declared: u32) -> u32 {
+        self.rate_limits
+            .as_ref()
+            .and_then(|m| m.get(counts).copied())
+            .unwrap_or(declared)
+    }
 }

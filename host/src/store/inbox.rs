@@ -206,8 +206,12 @@ pub struct Reply<'a> {
 pub async fn set_reply(db: &Db, tx: &mut Tx, id: &str, r: &Reply<'_>) -> Result<()> {
     let sql = db.sql(
         "UPDATE inbox_items SET reply_status = ?, reply_text = COALESCE(?, reply_text), reply_remote_id = ?, reply_error = ?, \
-         state = CASE WHEN ? = 'sent' THEN 'handled' ELSE state END, updated_at = ? WHERE id = ?",
+         state = CASE WHEN ? = 'sent' THEN 'handled' ELSE state END, updated_at = ? \
+         WHERE id = ? AND NOT (? = 'queued' AND COALESCE(reply_status, '') = 'sent')",
     );
+    // The reply job is queued before its approval is written (its dedupe key is what keeps
+    // two approvals from sending twice) and may already have sent the reply: `queued`
+    // never overwrites `sent`.
     on_tx!(tx, |c| sqlx::query(sql)
         .bind(r.status)
         .bind(r.text)
@@ -216,6 +220,7 @@ pub async fn set_reply(db: &Db, tx: &mut Tx, id: &str, r: &Reply<'_>) -> Result<
         .bind(r.status)
         .bind(Utc::now())
         .bind(id)
+        .bind(r.status)
         .execute(&mut **c)
         .await
         .map(|_| ())?);
@@ -331,11 +336,11 @@ pub struct Rule {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_rule(db: &Db, workspace_id: &str, rule: &Rule) -> Result<()> {
+pub async fn insert_rule(db: &Db, tx: &mut Tx, workspace_id: &str, rule: &Rule) -> Result<()> {
     let sql = db.sql(
         "INSERT INTO auto_reply_rules (id, workspace_id, account_id, keyword, mode, template, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    on_db!(db, |p| sqlx::query(sql)
+    on_tx!(tx, |c| sqlx::query(sql)
         .bind(&rule.id)
         .bind(workspace_id)
         .bind(&rule.account_id)
@@ -344,7 +349,7 @@ pub async fn insert_rule(db: &Db, workspace_id: &str, rule: &Rule) -> Result<()>
         .bind(&rule.template)
         .bind(rule.enabled)
         .bind(rule.created_at)
-        .execute(p)
+        .execute(&mut **c)
         .await
         .map(|_| ())?);
     Ok(())

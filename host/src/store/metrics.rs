@@ -43,7 +43,8 @@ pub async fn insert(
 /// Most samples one query returns: bounds the memory of a wide date range.
 pub const MAX_SAMPLES: i64 = 50_000;
 
-/// The account's own samples in `[from, to)`, oldest first.
+/// The account's own samples in `[from, to)`, oldest first (the newest [`MAX_SAMPLES`] when
+/// there are more, so the latest values are never the ones cut off).
 pub async fn of_account(
     db: &Db,
     workspace_id: &str,
@@ -54,19 +55,22 @@ pub async fn of_account(
     let sql = db.sql(
         "SELECT target_id, name, value, captured_at FROM metric_samples \
          WHERE workspace_id = ? AND account_id = ? AND target_id IS NULL AND captured_at >= ? AND captured_at < ? \
-         ORDER BY captured_at LIMIT ?",
+         ORDER BY captured_at DESC LIMIT ?",
     );
-    Ok(on_db!(db, |p| sqlx::query_as(sql)
+    let mut samples: Vec<Sample> = on_db!(db, |p| sqlx::query_as(sql)
         .bind(workspace_id)
         .bind(account_id)
         .bind(from)
         .bind(to)
         .bind(MAX_SAMPLES)
         .fetch_all(p)
-        .await?))
+        .await?);
+    samples.reverse();
+    Ok(samples)
 }
 
-/// The samples of a post's targets in `[from, to)`, oldest first.
+/// The samples of a post's targets in `[from, to)`, oldest first (the newest
+/// [`MAX_SAMPLES`] when there are more).
 pub async fn of_post(
     db: &Db,
     workspace_id: &str,
@@ -78,14 +82,16 @@ pub async fn of_post(
         "SELECT m.target_id, m.name, m.value, m.captured_at FROM metric_samples m \
          JOIN post_targets t ON t.id = m.target_id \
          WHERE m.workspace_id = ? AND t.post_id = ? AND m.captured_at >= ? AND m.captured_at < ? \
-         ORDER BY m.captured_at LIMIT ?",
+         ORDER BY m.captured_at DESC LIMIT ?",
     );
-    Ok(on_db!(db, |p| sqlx::query_as(sql)
+    let mut samples: Vec<Sample> = on_db!(db, |p| sqlx::query_as(sql)
         .bind(workspace_id)
         .bind(post_id)
         .bind(from)
         .bind(to)
         .bind(MAX_SAMPLES)
         .fetch_all(p)
-        .await?))
+        .await?);
+    samples.reverse();
+    Ok(samples)
 }

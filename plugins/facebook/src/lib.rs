@@ -289,11 +289,11 @@ impl Platform for Facebook {
         post_remote_id: Option<String>,
         cursor: Option<String>,
     ) -> Result<CommentPage, PluginError> {
+        // Facebook lists comments per post only; `unsupported` makes the host poll each
+        // recent post instead.
         let post_id = post_remote_id.ok_or_else(|| {
-            invalid(
-                "post",
-                "post-required",
-                "Facebook lists comments per post; name the post",
+            PluginError::Unsupported(
+                "Facebook lists comments per post, not for the whole Page".into(),
             )
         })?;
         let page = Page::current()?;

@@ -230,11 +230,12 @@ async fn main() -> anyhow::Result<()> {
             sim.shutdown().await;
         }
         Platform::Instagram { port } => {
-            let sim = plugboard_simulators::InstagramSim::start(plugboard_simulators::InstagramConfig {
-                port,
-                ..Default::default()
-            })
-            .await?;
+            let sim =
+                plugboard_simulators::InstagramSim::start(plugboard_simulators::InstagramConfig {
+                    port,
+                    ..Default::default()
+                })
+                .await?;
             tracing::info!(base_url = %sim.base_url(), app_id = %sim.config().app_id, "instagram simulator listening");
             tokio::signal::ctrl_c().await?;
             sim.shutdown().await;

@@ -52,7 +52,12 @@ fn comment_json(c: &RecordedComment) -> Value {
 }
 
 /// Oldest first, `limit` and an `after` cursor.
-fn page(all: Vec<&RecordedComment>, params: &Params, base: &str, edge: &str) -> Result<Value, GraphError> {
+fn page(
+    all: Vec<&RecordedComment>,
+    params: &Params,
+    base: &str,
+    edge: &str,
+) -> Result<Value, GraphError> {
     let limit: usize = params
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -67,7 +72,12 @@ fn page(all: Vec<&RecordedComment>, params: &Params, base: &str, edge: &str) -> 
             .ok_or_else(|| GraphError::invalid("after is not a valid cursor"))?,
         None => 0,
     };
-    let data: Vec<Value> = all.iter().skip(start).take(limit).map(|c| comment_json(c)).collect();
+    let data: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|c| comment_json(c))
+        .collect();
     let mut body = json!({ "data": data });
     if start + limit < all.len() {
         let after = URL_SAFE_NO_PAD.encode((start + limit).to_string());
@@ -93,7 +103,12 @@ pub(crate) async fn list(
         .iter()
         .filter(|c| c.media_id == media && c.parent_id.is_none())
         .collect();
-    Ok(Json(page(all, &params, &sim.graph.base_url, &format!("{media}/comments"))?))
+    Ok(Json(page(
+        all,
+        &params,
+        &sim.graph.base_url,
+        &format!("{media}/comments"),
+    )?))
 }
 
 /// `GET /{comment}/replies`.
@@ -115,7 +130,12 @@ pub(crate) async fn replies(
         .iter()
         .filter(|c| c.parent_id.as_deref() == Some(comment.as_str()))
         .collect();
-    Ok(Json(page(all, &params, &sim.graph.base_url, &format!("{comment}/replies"))?))
+    Ok(Json(page(
+        all,
+        &params,
+        &sim.graph.base_url,
+        &format!("{comment}/replies"),
+    )?))
 }
 
 fn add(
@@ -198,8 +218,16 @@ pub(crate) async fn insights(
         known_media(&sim, &object)?;
     }
     sim.require_insights(&token)?;
-    let known = if account { ACCOUNT_METRICS } else { MEDIA_METRICS };
-    let metrics: Vec<&str> = params.required("metric")?.split(',').map(str::trim).collect();
+    let known = if account {
+        ACCOUNT_METRICS
+    } else {
+        MEDIA_METRICS
+    };
+    let metrics: Vec<&str> = params
+        .required("metric")?
+        .split(',')
+        .map(str::trim)
+        .collect();
     if let Some(bad) = metrics.iter().find(|m| !known.contains(m)) {
         return Err(GraphError::invalid(format!(
             "metric[{}] must be one of the following values: {}; got {bad}",
@@ -208,7 +236,9 @@ pub(crate) async fn insights(
         )));
     }
     if account && params.get("period") != Some("day") {
-        return Err(GraphError::invalid("period must be day for account insights"));
+        return Err(GraphError::invalid(
+            "period must be day for account insights",
+        ));
     }
     let period = if account { "day" } else { "lifetime" };
     let state = sim.lock();

@@ -45,11 +45,9 @@ fn pull_refusal(e: PullError) -> Refusal {
             2_207_004,
             format!("The media is too large ({n} bytes)"),
         ),
-        PullError::WrongType(t) => Refusal::new(
-            9004,
-            2_207_026,
-            format!("Unsupported media format {t}"),
-        ),
+        PullError::WrongType(t) => {
+            Refusal::new(9004, 2_207_026, format!("Unsupported media format {t}"))
+        }
     }
 }
 
@@ -200,7 +198,10 @@ fn next<'a>(mut b: &'a [u8], name: &[u8; 4]) -> Option<(&'a [u8], &'a [u8])> {
     while b.len() >= 8 {
         let size = u32::from_be_bytes(b[0..4].try_into().ok()?) as usize;
         let (header, size) = match size {
-            1 => (16, u64::from_be_bytes(b.get(8..16)?.try_into().ok()?) as usize),
+            1 => (
+                16,
+                u64::from_be_bytes(b.get(8..16)?.try_into().ok()?) as usize,
+            ),
             0 => (8, b.len()),
             n => (8, n),
         };

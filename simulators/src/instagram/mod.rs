@@ -216,7 +216,10 @@ fn routes(sim: Arc<Sim>) -> Router {
         .route("/me", get(oauth::me))
         .route("/me/accounts", get(oauth::accounts))
         .route("/{id}", get(publish::object))
-        .route("/{id}/media", get(publish::media_list).post(publish::create))
+        .route(
+            "/{id}/media",
+            get(publish::media_list).post(publish::create),
+        )
         .route("/{id}/media_publish", post(publish::publish))
         .route(
             "/{id}/content_publishing_limit",

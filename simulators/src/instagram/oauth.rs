@@ -184,7 +184,11 @@ pub(crate) async fn long_lived(
         return Err(GraphError::invalid("grant_type must be ig_exchange_token"));
     }
     if params.get("client_secret") != Some(sim.config.app_secret.as_str()) {
-        return Err(GraphError::oauth(1, None, "Error validating client secret."));
+        return Err(GraphError::oauth(
+            1,
+            None,
+            "Error validating client secret.",
+        ));
     }
     let short = params
         .token
@@ -280,7 +284,11 @@ pub(crate) async fn facebook_exchange(
         ));
     }
     if params.get("client_secret") != Some(sim.config.app_secret.as_str()) {
-        return Err(GraphError::oauth(1, None, "Error validating client secret."));
+        return Err(GraphError::oauth(
+            1,
+            None,
+            "Error validating client secret.",
+        ));
     }
     let (user_id, scopes, ttl, long) = if params.get("grant_type") == Some("fb_exchange_token") {
         let old = sim

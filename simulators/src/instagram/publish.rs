@@ -115,12 +115,16 @@ fn check_reel_options(params: &Params) -> Result<(), GraphError> {
     if let Some(offset) = params.get("thumb_offset")
         && offset.parse::<u64>().is_err()
     {
-        return Err(GraphError::invalid("thumb_offset must be a number of milliseconds"));
+        return Err(GraphError::invalid(
+            "thumb_offset must be a number of milliseconds",
+        ));
     }
     if let Some(url) = params.get("cover_url")
         && url::Url::parse(url).is_err()
     {
-        return Err(GraphError::invalid("cover_url should represent a valid URL"));
+        return Err(GraphError::invalid(
+            "cover_url should represent a valid URL",
+        ));
     }
     Ok(())
 }
@@ -135,7 +139,11 @@ fn check_collaborators(params: &Params) -> Result<(), GraphError> {
             .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<_>>()
             .ok_or_else(|| GraphError::invalid("collaborators must be an array of usernames"))?,
-        _ => return Err(GraphError::invalid("collaborators must be an array of usernames")),
+        _ => {
+            return Err(GraphError::invalid(
+                "collaborators must be an array of usernames",
+            ));
+        }
     };
     if names.len() > MAX_COLLABORATORS {
         return Err(GraphError::invalid(format!(
@@ -288,10 +296,14 @@ pub(crate) async fn object(
                     .find_map(|ch| ch.error.as_ref().map(|e| format!("{e} (child {})", ch.id)));
                 failed.unwrap_or_else(|| "Error".into())
             }),
-            "EXPIRED" => "Error: the container was not published within 24 hours (subcode 2207008)".into(),
+            "EXPIRED" => {
+                "Error: the container was not published within 24 hours (subcode 2207008)".into()
+            }
             other => other.to_string(),
         };
-        return Ok(Json(json!({"id": c.id, "status_code": code, "status": status})));
+        return Ok(Json(
+            json!({"id": c.id, "status_code": code, "status": status}),
+        ));
     }
     if let Some(m) = state.media.iter().find(|m| m.id == id) {
         return Ok(Json(media_json(&sim, &state, m)));
@@ -348,15 +360,13 @@ pub(crate) async fn publish(
     match state.status_code(&container, ttl) {
         "FINISHED" => {}
         "IN_PROGRESS" => {
-            return Err(GraphError::oauth(
-                9007,
-                Some(2_207_027),
-                "Media ID is not available",
-            )
-            .with_user_message(
-                "Media not ready",
-                "The media is not ready for publishing, please wait for a moment",
-            ));
+            return Err(
+                GraphError::oauth(9007, Some(2_207_027), "Media ID is not available")
+                    .with_user_message(
+                        "Media not ready",
+                        "The media is not ready for publishing, please wait for a moment",
+                    ),
+            );
         }
         "PUBLISHED" => {
             return Err(GraphError::invalid(format!(
@@ -433,9 +443,7 @@ pub(crate) async fn publishing_limit(
     let token = sim.graph.authenticate(&params)?;
     sim.owner(&token, &user)?;
     sim.require_publish(&token)?;
-    let used = sim
-        .lock()
-        .published_within(sim.config.quota_duration_secs);
+    let used = sim.lock().published_within(sim.config.quota_duration_secs);
     Ok(Json(json!({"data": [{
         "quota_usage": used,
         "config": {
