@@ -63,8 +63,14 @@ pub async fn start(app: Arc<App>) -> Result<Running> {
     socket
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?;
+    // No Nagle delay: a streamed event (AI deltas, job progress) is a small write that
+    // would otherwise wait for the client's ACK of the response headers (~20 ms measured).
+    use axum::serve::ListenerExt;
     let listener = socket.listen(8192)?;
     let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let router = crate::api::router(app.clone());
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(async move {

@@ -391,3 +391,94 @@ async fn polled_comments_are_triaged_and_answered_through_the_plugin_on(server: 
     assert!(theirs["items"].as_array().unwrap().is_empty());
     server.running.stop().await;
 }
+
+/// The AI drafts, a person approves: with an AI provider configured for the workspace the
+/// draft comes from the provider (asked with the comment, its post and the brand voice), and the approved
+/// text is what reaches the platform as the reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ai_drafted_reply_approved_by_a_person_reaches_the_platform() {
+    use plugboard_simulators::{OpenAiConfig, OpenAiSim};
+    let server = test_server().await;
+    install_mastodon(&server).await;
+    let bytes = plugin("openai");
+    server
+        .app()
+        .runtime
+        .registry
+        .install(
+            &bytes,
+            Some(Grants::requested(
+                &Manifest::from_component(&bytes).unwrap(),
+            )),
+            InstallMode::Install,
+        )
+        .await
+        .unwrap();
+    let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
+    let ai = OpenAiSim::start(OpenAiConfig::default()).await.unwrap();
+    let base = server.base.clone();
+    let studio = mastodon_studio(&base, &sim.base_url(), "ai-inbox@example.com").await;
+    let ctx = Ctx {
+        base: base.clone(),
+        studio: studio.clone(),
+    };
+    let (status, app) = ctx
+        .post(
+            "/apps",
+            json!({"plugin": "openai", "name": "OpenAI", "settings": {"api_key": "sk-test-openai", "base_url": ai.base_url()}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    let (status, settings) = ctx
+        .put(
+            "/ai/settings",
+            json!({"providers": [{"plugin": "openai", "model": "gpt-4o-mini"}], "brand_voice": "Warm and brief"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{settings}");
+
+    let post = create_text_post(&base, &studio, "Behind the scenes of the shoot").await;
+    schedule(&base, &studio, &post, None).await;
+    let target = wait_for_target(&base, &studio, &post, Duration::from_secs(30), |t| {
+        t["status"] == "published"
+    })
+    .await;
+    let remote = target["remote_id"].as_str().unwrap().to_string();
+    let comment = sim
+        .add_reply(&remote, "erin", "Which lens did you use?")
+        .unwrap();
+    let items = ctx.poll_until(1).await;
+    let item = items[0]["id"].as_str().unwrap().to_string();
+
+    let before = ai.requests().len();
+    let (status, drafted) = ctx.post(&format!("/inbox/{item}/draft"), json!({})).await;
+    assert_eq!(status, 200, "{drafted}");
+    assert_eq!(drafted["item"]["draft_source"], "ai", "{drafted}");
+    let draft = drafted["item"]["draft"].as_str().unwrap().to_string();
+    assert!(!draft.trim().is_empty(), "{drafted}");
+    let asked = &ai.requests()[before..];
+    assert_eq!(asked.len(), 1, "one completion per draft: {asked:?}");
+    let prompt = asked[0].body.as_ref().unwrap().to_string();
+    assert!(
+        prompt.contains("Which lens did you use?")
+            && prompt.contains("Behind the scenes of the shoot")
+            && prompt.contains("Warm and brief"),
+        "the provider was asked with the comment, its post and the brand voice: {prompt}"
+    );
+
+    let (status, queued) = ctx.post(&format!("/inbox/{item}/approve"), json!({})).await;
+    assert_eq!(status, 202, "{queued}");
+    let done = ctx
+        .wait(&format!("/inbox/{item}"), |v| {
+            v["item"]["reply_status"] == "sent"
+        })
+        .await;
+    let reply_id = done["item"]["reply_remote_id"].as_str().unwrap();
+    let sent = sim
+        .statuses()
+        .into_iter()
+        .find(|s| s.id == reply_id)
+        .expect("the reply reached the simulator");
+    assert_eq!(sent.text, draft);
+    assert_eq!(sent.in_reply_to_id.as_deref(), Some(comment.as_str()));
+}

@@ -104,20 +104,32 @@ pub async fn log_alone(
     tx.commit().await
 }
 
-/// Asks the workspace's AI for a reply to the item, in the platform's voice of a creator
-/// answering a follower.
+/// Asks the workspace's AI for a reply to the item, in the workspace's brand voice, with
+/// the post the comment is on when it is one of the workspace's.
 pub async fn ai_draft(app: &App, item: &Item) -> Result<String, AiError> {
+    let voice = crate::ai::providers::get(app, &item.workspace_id)
+        .await?
+        .brand_voice;
+    let system = format!(
+        "You write replies to comments on a creator's {} posts. Answer briefly, warmly and on topic, in the language of the comment. Answer with the reply text only.",
+        item.plugin_id
+    );
+    let comment = format!("Comment by {}:\n{}", item.author_name, item.text);
+    let prompt = match &item.target_id {
+        Some(target) => match post_text(app, target).await? {
+            Some(post) => format!("The post:\n{post}\n\n{comment}"),
+            None => comment,
+        },
+        None => comment,
+    };
     let messages = vec![
         Message {
             role: Role::System,
-            content: format!(
-                "You write replies to comments on a creator's {} posts. Answer briefly, warmly and on topic, in the language of the comment. Answer with the reply text only.",
-                item.plugin_id
-            ),
+            content: crate::ai::assist::with_voice(&system, voice.as_deref()),
         },
         Message {
             role: Role::User,
-            content: format!("Comment by {}:\n{}", item.author_name, item.text),
+            content: prompt,
         },
     ];
     let answer = crate::ai::complete(app, &item.workspace_id, "comment-reply", messages).await?;
@@ -129,6 +141,17 @@ pub async fn ai_draft(app: &App, item: &Item) -> Result<String, AiError> {
         });
     }
     Ok(text)
+}
+
+/// The text of the post a target belongs to.
+async fn post_text(app: &App, target_id: &str) -> anyhow::Result<Option<String>> {
+    let sql = app
+        .db
+        .sql("SELECT p.text FROM posts p JOIN post_targets t ON t.post_id = p.id WHERE t.id = ?");
+    Ok(crate::on_db!(&app.db, |p| sqlx::query_scalar(sql)
+        .bind(target_id)
+        .fetch_optional(p)
+        .await?))
 }
 
 /// Why a reply cannot be queued.
