@@ -7,4 +7,8 @@ scripts/setup.sh
 # The database tests run on SQLite and on a real PostgreSQL started here.
 PLUGBOARD_TEST_PG="$(scripts/pg.sh)"
 export PLUGBOARD_TEST_PG
+# The plugins' own unit tests (webhook signatures, wire formats) run natively: their
+# bindings compile for the host target too.
+host_target="$(rustc -vV | sed -n 's/^host: //p')"
+(cd plugins && cargo test --quiet --target "$host_target")
 cargo test --workspace --quiet -- --test-threads 2 "$@"
