@@ -7,6 +7,7 @@
 
 pub mod ai;
 pub mod anthropic;
+pub mod bluesky;
 pub mod facebook;
 pub mod gemini;
 pub mod graph;
@@ -14,7 +15,6 @@ pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod openai;
-pub mod bluesky;
 pub mod threads;
 pub mod tiktok;
 pub mod x;
@@ -22,16 +22,16 @@ pub mod youtube;
 
 pub use ai::{AiFault, AiFaultAction, AiRequest, AiSim, StreamRecord};
 pub use anthropic::{AnthropicConfig, AnthropicSim};
+pub use bluesky::{BlueskyConfig, BlueskySim};
 pub use facebook::{FacebookConfig, FacebookSim};
-pub use instagram::{InstagramConfig, InstagramSim};
 pub use gemini::{GeminiConfig, GeminiSim};
+pub use instagram::{InstagramConfig, InstagramSim};
 pub use linkedin::{LinkedinConfig, LinkedinSim};
 pub use mastodon::{
     Fault, FaultAction, MastodonConfig, MastodonSim, RecordedPart, RecordedRequest, RecordedStatus,
 };
 pub use openai::{ErrorStyle, OpenAiConfig, OpenAiSim};
 pub use threads::{ThreadsConfig, ThreadsSim};
-pub use x::{XConfig, XSim};
-pub use bluesky::{BlueskyConfig, BlueskySim};
-pub use youtube::{YoutubeConfig, YoutubeSim};
 pub use tiktok::{TikTokConfig, TikTokSim};
+pub use x::{XConfig, XSim};
+pub use youtube::{YoutubeConfig, YoutubeSim};
