@@ -22,6 +22,23 @@ pub use plugboard_sdk::wit::ai::plugboard::plugin::sink::CompletionSink;
 
 use plugboard_sdk::PluginError;
 
+/// The `describe()` entry of each offered model: id, capabilities, context window (tokens).
+pub fn model_infos(models: &[(&str, &[Capability], Option<u32>)]) -> Vec<ModelInfo> {
+    models
+        .iter()
+        .map(|(id, caps, window)| ModelInfo {
+            id: (*id).into(),
+            capabilities: caps.to_vec(),
+            context_window: *window,
+        })
+        .collect()
+}
+
+/// A token count from a provider's usage object: 0 when absent or out of range.
+pub fn token_count(v: &serde_json::Value) -> u32 {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
 /// Hands a delta to the host; an error means the client went away, so the caller stops
 /// reading (dropping the response stream closes the connection, and the provider stops
 /// generating).

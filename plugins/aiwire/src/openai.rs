@@ -10,12 +10,40 @@ use plugboard_sdk::{MediaRef, PluginError, invalid};
 use serde_json::{Map, Value, json};
 
 use crate::errors::{self, parse_error, parse_error_value};
-use crate::request::option;
+use crate::request::{self, option};
 use crate::sse::{self, Reader};
 use crate::{
     Completion, CompletionRequest, CompletionSink, ImageRequest, Role, SpeechRequest, Usage,
     deliver, media,
 };
+
+/// Which OpenAI text API a request goes to: the `api` option, `chat` (the default) or
+/// `responses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Chat,
+    Responses,
+}
+
+impl Api {
+    /// Checks a completion request for a plugin that offers both APIs (its options are
+    /// [`CHAT_OPTIONS`] plus `api`, its conversation the usual one) and picks the API.
+    pub fn of(req: &CompletionRequest) -> Result<Api, PluginError> {
+        let mut known: Vec<&str> = CHAT_OPTIONS.iter().map(|(n, _)| *n).collect();
+        known.push("api");
+        request::known_options(&req.options, &known)?;
+        request::check_conversation(req, 2.0)?;
+        match option(&req.options, "api") {
+            None | Some("chat") => Ok(Api::Chat),
+            Some("responses") => Ok(Api::Responses),
+            Some(other) => Err(invalid(
+                "options.api",
+                "invalid-option",
+                format!("api must be 'chat' or 'responses', not '{other}'"),
+            )),
+        }
+    }
+}
 
 /// How long a streamed answer may take; the host caps it at the plugin's HTTP limit.
 const STREAM_TIMEOUT_MS: u32 = 600_000;
@@ -136,6 +164,33 @@ impl Client {
             body["stream_options"] = json!({"include_usage": true});
         }
         Ok(body)
+    }
+
+    /// A completion through `api`.
+    pub fn complete(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        api: Api,
+    ) -> Result<Completion, PluginError> {
+        match api {
+            Api::Chat => self.chat(req, model),
+            Api::Responses => self.responses(req, model),
+        }
+    }
+
+    /// A streamed completion through `api`.
+    pub fn stream(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        api: Api,
+        sink: &CompletionSink,
+    ) -> Result<Completion, PluginError> {
+        match api {
+            Api::Chat => self.chat_stream(req, model, sink),
+            Api::Responses => self.responses_stream(req, model, sink),
+        }
     }
 
     /// `POST /v1/chat/completions`.

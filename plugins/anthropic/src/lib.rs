@@ -112,10 +112,9 @@ fn body(req: &CompletionRequest, stream: bool) -> Result<(String, Value), Plugin
 }
 
 fn usage(value: &Value) -> Option<Usage> {
-    let n = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
     value.is_object().then(|| Usage {
-        input_tokens: n(&value["input_tokens"]),
-        output_tokens: n(&value["output_tokens"]),
+        input_tokens: aiwire::token_count(&value["input_tokens"]),
+        output_tokens: aiwire::token_count(&value["output_tokens"]),
     })
 }
 

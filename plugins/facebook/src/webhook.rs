@@ -4,74 +4,9 @@
 use plugboard_sdk::prelude::*;
 use serde_json::Value;
 
-fn reply(status: u16, body: &str) -> WebhookReply {
-    WebhookReply {
-        status,
-        headers: vec![pair("Content-Type", "text/plain")],
-        body: body.as_bytes().to_vec(),
-        events: Vec::new(),
-        account_remote_id: None,
-    }
-}
-
-fn header<'a>(req: &'a WebhookRequest, name: &str) -> Option<&'a str> {
-    req.headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// Equal strings, compared in time independent of where they differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// `verify_token` is the app's `webhook_verify_token`, `app_secret` its `client_secret`.
 pub fn handle(req: &WebhookRequest, verify_token: Option<&str>, app_secret: &str) -> WebhookReply {
-    if req.method.eq_ignore_ascii_case("GET") {
-        return handshake(req, verify_token);
-    }
-    let Some(signature) =
-        header(req, "x-hub-signature-256").and_then(|s| s.strip_prefix("sha256="))
-    else {
-        return reply(401, "missing X-Hub-Signature-256");
-    };
-    if !oauth::verify_hmac_sha256_hex(app_secret.as_bytes(), &req.body, signature) {
-        return reply(401, "bad signature");
-    }
-    let Ok(payload) = serde_json::from_slice::<Value>(&req.body) else {
-        return reply(400, "the body is not JSON");
-    };
-    let mut out = reply(200, "EVENT_RECEIVED");
-    out.events = events(&payload);
-    out.account_remote_id = payload["entry"][0]["id"].as_str().map(str::to_string);
-    out
-}
-
-fn handshake(req: &WebhookRequest, verify_token: Option<&str>) -> WebhookReply {
-    let q = |name: &str| {
-        req.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    match (
-        q("hub.mode"),
-        q("hub.verify_token"),
-        q("hub.challenge"),
-        verify_token,
-    ) {
-        (Some("subscribe"), Some(given), Some(challenge), Some(expected))
-            if same(given, expected) =>
-        {
-            reply(200, challenge)
-        }
-        _ => reply(403, "verification failed"),
-    }
+    metagraph::webhook::handle(req, verify_token, app_secret, events)
 }
 
 /// One event per change: `feed` comments (add, edited) as comments, the rest as `other`.
@@ -139,22 +74,6 @@ mod tests {
             headers: headers.iter().map(|(k, v)| pair(*k, *v)).collect(),
             body: body.to_vec(),
         }
-    }
-
-    #[test]
-    fn handshake_answers_the_challenge_only_for_our_token() {
-        let q = [
-            ("hub.mode", "subscribe"),
-            ("hub.verify_token", "tok"),
-            ("hub.challenge", "1158201444"),
-        ];
-        let ok = handle(&req("GET", &q, &[], b""), Some("tok"), "s");
-        assert_eq!((ok.status, ok.body), (200, b"1158201444".to_vec()));
-        assert_eq!(
-            handle(&req("GET", &q, &[], b""), Some("other"), "s").status,
-            403
-        );
-        assert_eq!(handle(&req("GET", &q, &[], b""), None, "s").status, 403);
     }
 
     #[test]

@@ -175,10 +175,9 @@ fn text_of(response: &Value) -> String {
 
 fn usage(response: &Value) -> Option<Usage> {
     let meta = &response["usageMetadata"];
-    let n = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
     meta.is_object().then(|| Usage {
-        input_tokens: n(&meta["promptTokenCount"]),
-        output_tokens: n(&meta["candidatesTokenCount"]),
+        input_tokens: aiwire::token_count(&meta["promptTokenCount"]),
+        output_tokens: aiwire::token_count(&meta["candidatesTokenCount"]),
     })
 }
 

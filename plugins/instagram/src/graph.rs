@@ -8,8 +8,8 @@ use plugboard_sdk::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The one Graph API version this plugin speaks.
-pub const VERSION: &str = "v25.0";
+use metagraph::graph::regain_secs;
+pub use metagraph::graph::{graph_error, iso_to_unix, now, url};
 
 /// Which login the app was registered for (app setting `login`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +67,6 @@ pub fn www_base(login: Login) -> Result<String, PluginError> {
     setting_or("www_url", secrets::app("graph_url")?, real)
 }
 
-/// `{base}/{VERSION}{path}`.
-pub fn url(base: &str, path: &str) -> String {
-    format!("{base}/{VERSION}{path}")
-}
-
 /// A token with its proof.
 pub struct Auth {
     pub token: String,
@@ -81,7 +76,7 @@ pub struct Auth {
 impl Auth {
     pub fn new(token: String) -> Result<Auth, PluginError> {
         let secret = secrets::app_required("client_secret")?;
-        let proof = oauth::hmac_sha256_hex(secret.as_bytes(), token.as_bytes());
+        let proof = metagraph::graph::appsecret_proof(&secret, &token);
         Ok(Auth { token, proof })
     }
 
@@ -110,33 +105,10 @@ impl Auth {
     }
 }
 
-/// Graph's error, when the answer carries one.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GraphError {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub code: i64,
-    pub error_subcode: Option<i64>,
-    pub error_user_msg: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    error: GraphError,
-}
-
 /// api.instagram.com's own envelope.
 #[derive(Deserialize)]
 struct ApiEnvelope {
     error_message: String,
-}
-
-/// The Graph error of a failed answer, if it is one.
-pub fn graph_error(resp: &Response) -> Option<GraphError> {
-    serde_json::from_slice::<Envelope>(&resp.body)
-        .ok()
-        .map(|e| e.error)
 }
 
 /// Passes 2xx through; maps Graph's (or api.instagram.com's) error envelope otherwise.
@@ -156,11 +128,7 @@ pub fn check(resp: Response) -> Result<Response, PluginError> {
             &format!("Instagram answered HTTP {}", resp.status),
         ));
     };
-    let text = match (&error.error_user_msg, error.error_subcode) {
-        (Some(user), _) => format!("{} ({user})", error.message),
-        (None, Some(sub)) => format!("{} (code {}, subcode {sub})", error.message, error.code),
-        (None, None) => format!("{} (code {})", error.message, error.code),
-    };
+    let text = error.text();
     Err(match (error.code, error.error_subcode) {
         (190 | 102, _) => {
             PluginError::AuthExpired(format!("Instagram no longer accepts the token: {text}"))
@@ -194,47 +162,7 @@ pub fn check(resp: Response) -> Result<Response, PluginError> {
     })
 }
 
-/// The longest `estimated_time_to_regain_access` (minutes) in `X-Business-Use-Case-Usage`.
-pub fn regain_secs(resp: &Response) -> Option<u32> {
-    let usage: Value = serde_json::from_str(resp.header("x-business-use-case-usage")?).ok()?;
-    let minutes = usage
-        .as_object()?
-        .values()
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|e| e["estimated_time_to_regain_access"].as_u64())
-        .max()?;
-    Some(u32::try_from(minutes.max(1) * 60).unwrap_or(u32::MAX))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS…` (Graph's `timestamp`) to Unix seconds.
-pub fn iso_to_unix(s: &str) -> Option<u64> {
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()
-}
-
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// A string (or numeric) field of a Graph answer, or a transient error naming it.
 pub fn field(v: &Value, name: &str) -> Result<String, PluginError> {
-    match &v[name] {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(PluginError::Transient(format!(
-            "Instagram's answer has no '{name}': {v}"
-        ))),
-    }
+    metagraph::graph::field(v, name, "Instagram")
 }

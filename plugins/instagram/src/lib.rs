@@ -200,18 +200,7 @@ impl Platform for Instagram {
                 ],
             )?,
         };
-        Ok(v["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| {
-                let value = m["values"].as_array()?.last()?["value"].as_f64()?;
-                Some(Metric {
-                    name: m["name"].as_str()?.to_string(),
-                    value,
-                })
-            })
-            .collect())
+        Ok(metagraph::graph::metrics(&v))
     }
 
     fn list_comments(
@@ -255,13 +244,9 @@ impl Platform for Instagram {
                 })
             })
             .collect::<Result<Vec<_>, PluginError>>()?;
-        let next_cursor = v["paging"]["next"]
-            .as_str()
-            .and(v["paging"]["cursors"]["after"].as_str())
-            .map(str::to_string);
         Ok(CommentPage {
             comments,
-            next_cursor,
+            next_cursor: metagraph::graph::next_cursor(&v),
         })
     }
 

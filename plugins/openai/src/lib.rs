@@ -5,11 +5,11 @@
 //! App settings: `api_key` (required), `base_url` (default `https://api.openai.com`; tests
 //! point it at the simulator).
 
-use aiwire::openai::{CHAT_OPTIONS, Client, IMAGE_OPTIONS};
+use aiwire::openai::{Api, Client, IMAGE_OPTIONS};
 use aiwire::request::{self, option};
 use aiwire::{
-    Capability, Completion, CompletionRequest, CompletionSink, ImageRequest, ModelInfo,
-    ProviderInfo, SpeechRequest,
+    Capability, Completion, CompletionRequest, CompletionSink, ImageRequest, ProviderInfo,
+    SpeechRequest,
 };
 use plugboard_sdk::prelude::*;
 
@@ -67,28 +67,14 @@ fn client() -> Result<Client, PluginError> {
     })
 }
 
-/// Whether to use the Responses API, after checking the request.
-fn prepare(req: &CompletionRequest) -> Result<(String, bool), PluginError> {
-    let mut known: Vec<&str> = CHAT_OPTIONS.iter().map(|(n, _)| *n).collect();
-    known.push("api");
-    request::known_options(&req.options, &known)?;
-    request::check_conversation(req, 2.0)?;
-    let responses = match option(&req.options, "api") {
-        None | Some("chat") => false,
-        Some("responses") => true,
-        Some(other) => {
-            return Err(invalid(
-                "options.api",
-                "invalid-option",
-                format!("api must be 'chat' or 'responses', not '{other}'"),
-            ));
-        }
-    };
+/// The model and the API the request goes to, after checking the request.
+fn prepare(req: &CompletionRequest) -> Result<(String, Api), PluginError> {
+    let api = Api::of(req)?;
     let model = req
         .model
         .clone()
         .unwrap_or_else(|| DEFAULT_CHAT_MODEL.to_owned());
-    Ok((model, responses))
+    Ok((model, api))
 }
 
 /// (rules of the image model) sizes, max count, max prompt characters.
@@ -233,36 +219,19 @@ impl AiProvider for OpenAi {
         ProviderInfo {
             provider: "openai".into(),
             display_name: "OpenAI".into(),
-            models: MODELS
-                .iter()
-                .map(|(id, caps, window)| ModelInfo {
-                    id: (*id).into(),
-                    capabilities: caps.to_vec(),
-                    context_window: *window,
-                })
-                .collect(),
+            models: aiwire::model_infos(MODELS),
             default_model: DEFAULT_CHAT_MODEL.into(),
         }
     }
 
     fn complete(req: CompletionRequest) -> Result<Completion, PluginError> {
-        let (model, responses) = prepare(&req)?;
-        let client = client()?;
-        if responses {
-            client.responses(&req, &model)
-        } else {
-            client.chat(&req, &model)
-        }
+        let (model, api) = prepare(&req)?;
+        client()?.complete(&req, &model, api)
     }
 
     fn stream(req: CompletionRequest, sink: &CompletionSink) -> Result<Completion, PluginError> {
-        let (model, responses) = prepare(&req)?;
-        let client = client()?;
-        if responses {
-            client.responses_stream(&req, &model, sink)
-        } else {
-            client.chat_stream(&req, &model, sink)
-        }
+        let (model, api) = prepare(&req)?;
+        client()?.stream(&req, &model, api, sink)
     }
 
     fn generate_image(req: ImageRequest) -> Result<Vec<MediaRef>, PluginError> {

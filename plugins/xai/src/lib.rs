@@ -4,11 +4,10 @@
 //!
 //! App settings: `api_key` (required), `base_url` (default `https://api.x.ai`).
 
-use aiwire::openai::{CHAT_OPTIONS, Client};
-use aiwire::request::{self, option};
+use aiwire::openai::{Api, Client};
+use aiwire::request;
 use aiwire::{
-    Capability, Completion, CompletionRequest, CompletionSink, ImageRequest, ModelInfo,
-    ProviderInfo,
+    Capability, Completion, CompletionRequest, CompletionSink, ImageRequest, ProviderInfo,
 };
 use plugboard_sdk::prelude::*;
 
@@ -40,28 +39,14 @@ fn client() -> Result<Client, PluginError> {
     })
 }
 
-fn prepare(req: &CompletionRequest) -> Result<(String, bool), PluginError> {
-    let mut known: Vec<&str> = CHAT_OPTIONS.iter().map(|(n, _)| *n).collect();
-    known.push("api");
-    request::known_options(&req.options, &known)?;
-    request::check_conversation(req, 2.0)?;
-    let responses = match option(&req.options, "api") {
-        None | Some("chat") => false,
-        Some("responses") => true,
-        Some(other) => {
-            return Err(invalid(
-                "options.api",
-                "invalid-option",
-                format!("api must be 'chat' or 'responses', not '{other}'"),
-            ));
-        }
-    };
-    Ok((
-        req.model
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CHAT_MODEL.to_owned()),
-        responses,
-    ))
+/// The model and the API the request goes to, after checking the request.
+fn prepare(req: &CompletionRequest) -> Result<(String, Api), PluginError> {
+    let api = Api::of(req)?;
+    let model = req
+        .model
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CHAT_MODEL.to_owned());
+    Ok((model, api))
 }
 
 impl AiProvider for Xai {
@@ -69,34 +54,19 @@ impl AiProvider for Xai {
         ProviderInfo {
             provider: "xai".into(),
             display_name: "xAI Grok".into(),
-            models: MODELS
-                .iter()
-                .map(|(id, caps, window)| ModelInfo {
-                    id: (*id).into(),
-                    capabilities: caps.to_vec(),
-                    context_window: *window,
-                })
-                .collect(),
+            models: aiwire::model_infos(MODELS),
             default_model: DEFAULT_CHAT_MODEL.into(),
         }
     }
 
     fn complete(req: CompletionRequest) -> Result<Completion, PluginError> {
-        let (model, responses) = prepare(&req)?;
-        if responses {
-            client()?.responses(&req, &model)
-        } else {
-            client()?.chat(&req, &model)
-        }
+        let (model, api) = prepare(&req)?;
+        client()?.complete(&req, &model, api)
     }
 
     fn stream(req: CompletionRequest, sink: &CompletionSink) -> Result<Completion, PluginError> {
-        let (model, responses) = prepare(&req)?;
-        if responses {
-            client()?.responses_stream(&req, &model, sink)
-        } else {
-            client()?.chat_stream(&req, &model, sink)
-        }
+        let (model, api) = prepare(&req)?;
+        client()?.stream(&req, &model, api, sink)
     }
 
     fn generate_image(req: ImageRequest) -> Result<Vec<MediaRef>, PluginError> {
