@@ -2,6 +2,7 @@
 //! servers (in-process or as a child process) on throwaway data folders.
 
 pub mod api;
+pub mod platform;
 pub mod scenario;
 
 use plugboard::app::App;

@@ -2,27 +2,23 @@
 //! Each test connects an account with a handle and app password through the API, uploads
 //! media through the API, publishes, and asserts the XRPC calls the simulator recorded.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, png};
+use plugboard_e2e::test_server;
 use plugboard_simulators::bluesky::{BlueskyFault, BlueskyFaultAction};
 use plugboard_simulators::{BlueskyConfig, BlueskySim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
-struct Studio {
-    _server: TestServer,
+struct Ctx {
+    studio: Studio,
     sim: BlueskySim,
-    token: String,
-    api: String,
     account: String,
 }
 
-impl Studio {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.api)
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
     }
 }
 
@@ -31,43 +27,27 @@ const GET_RECORD: &str = "GET com.atproto.repo.getRecord";
 const SESSION: &str = "POST com.atproto.server.createSession";
 
 /// The XRPC calls after the two sign-in attempts of [`studio`].
-fn publish_calls(s: &Studio) -> Vec<String> {
+fn publish_calls(s: &Ctx) -> Vec<String> {
     s.sim.calls()[2..].to_vec()
 }
 
-async fn studio() -> Studio {
+async fn studio() -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("bluesky");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "bluesky").await;
     let sim = BlueskySim::start(BlueskyConfig::default()).await.unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "owner@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "Studio").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
+    let studio = Studio::open(server, "owner@example.com", "Studio").await;
+    let app = studio
+        .create_app(
+            "bluesky",
+            "Simulated PDS",
+            json!({"service_url": sim.base_url()}),
+        )
+        .await;
     let http = client();
-    let (status, app) = send(
-        http.post(format!("{api}/apps"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"plugin": "bluesky", "name": "Simulated PDS", "settings": {"service_url": sim.base_url()}})),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
     // A wrong app password is the platform's refusal, in words.
     let (status, refused) = send(
-        http.post(format!("{api}/accounts/connect/bluesky/credentials"))
-            .bearer_auth(&owner.access_token)
+        http.post(studio.url("/accounts/connect/bluesky/credentials"))
+            .bearer_auth(&studio.token)
             .json(&json!({"app_id": app["id"], "fields": {"handle": "alice.bsky.social", "app_password": "wrong-pass-word-here"}})),
     )
     .await;
@@ -80,8 +60,8 @@ async fn studio() -> Studio {
         "{refused}"
     );
     let (status, connected) = send(
-        http.post(format!("{api}/accounts/connect/bluesky/credentials"))
-            .bearer_auth(&owner.access_token)
+        http.post(studio.url("/accounts/connect/bluesky/credentials"))
+            .bearer_auth(&studio.token)
             .json(&json!({"app_id": app["id"], "fields": {"handle": "@alice.bsky.social", "app_password": sim.config().app_password}})),
     )
     .await;
@@ -91,91 +71,29 @@ async fn studio() -> Studio {
     assert_eq!(account["properties"]["pds_url"], sim.base_url());
     assert!(account["expires_at"].is_string(), "{account}");
     assert_eq!(sim.calls(), [SESSION, SESSION]);
-    Studio {
+    Ctx {
         account: account["id"].as_str().unwrap().to_string(),
-        _server: server,
+        studio,
         sim,
-        token: owner.access_token,
-        api,
     }
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 255) as u8, (y % 255) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+async fn upload(s: &Ctx, bytes: Vec<u8>, alt: &str) -> String {
+    s.upload("a.png", "image/png", bytes, Some(alt)).await
 }
 
-async fn upload(s: &Studio, bytes: Vec<u8>, alt: &str) -> String {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name("a.png")
-                .mime_str("image/png")
-                .unwrap(),
-        )
-        .text("alt_text", alt.to_string());
-    let (status, media) = send(
-        client()
-            .post(s.url("/media"))
-            .bearer_auth(&s.token)
-            .multipart(form),
-    )
-    .await;
-    assert_eq!(status, 201, "{media}");
-    media["id"].as_str().unwrap().to_string()
-}
-
-async fn create_post(s: &Studio, mut body: Value) -> String {
+async fn create_post(s: &Ctx, mut body: Value) -> String {
     body["targets"] = json!([s.account]);
-    let (status, post) = send(
-        client()
-            .post(s.url("/posts"))
-            .bearer_auth(&s.token)
-            .json(&body),
-    )
-    .await;
-    assert_eq!(status, 201, "{post}");
-    post["id"].as_str().unwrap().to_string()
+    s.post(&body).await
 }
 
-async fn publish_now(s: &Studio, post_id: &str) {
-    let (status, body) = send(
-        client()
-            .post(s.url(&format!("/posts/{post_id}/schedule")))
-            .bearer_auth(&s.token)
-            .json(&json!({})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+async fn wait_for(s: &Ctx, post_id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    s.wait(post_id, secs, done, || format!("{:#?}", s.sim.calls()))
+        .await
+        .0
 }
 
-async fn wait_for(s: &Studio, post_id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, post) = send(
-            client()
-                .get(s.url(&format!("/posts/{post_id}")))
-                .bearer_auth(&s.token),
-        )
-        .await;
-        let t = post["targets"][0].clone();
-        if done(&t) {
-            return t;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never reached the state; last: {t}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn settled(s: &Studio, post_id: &str) -> Value {
+async fn settled(s: &Ctx, post_id: &str) -> Value {
     wait_for(s, post_id, 40, |t| {
         ["published", "failed", "in_doubt"].contains(&t["status"].as_str().unwrap_or(""))
     })
@@ -191,7 +109,7 @@ async fn text_post_with_facets_on_byte_offsets() {
         json!({"kind": "text", "text": text, "options": {"langs": "en"}}),
     )
     .await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = settled(&s, &post).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -241,7 +159,7 @@ async fn image_post_uploads_blobs_with_alt_and_aspect_ratio() {
         json!({"kind": "image", "text": "Two pictures", "media": [a, b]}),
     )
     .await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = settled(&s, &post).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -280,7 +198,7 @@ async fn reply_chain_carries_root_and_parent_strong_refs() {
         }),
     )
     .await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = settled(&s, &post).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -308,7 +226,7 @@ async fn an_expired_access_token_is_refreshed_and_the_publish_retried() {
         BlueskyFaultAction::ExpireAccessTokens,
     ));
     let post = create_post(&s, json!({"kind": "text", "text": "After a refresh"})).await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = settled(&s, &post).await;
     assert_eq!(t["status"], "published", "{t}");
     // The retry finds the key it saved, checks it was not created, and creates it once.
@@ -343,7 +261,7 @@ async fn rate_limit_defers_until_the_reset_header() {
         },
     ));
     let post = create_post(&s, json!({"kind": "text", "text": "Later"})).await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = wait_for(&s, &post, 30, |t| {
         t["deferred_reason"]
             .as_str()
@@ -374,7 +292,7 @@ async fn an_interrupted_chain_resumes_at_the_item_it_stopped_at() {
         .after(1),
     );
     let post = create_post(&s, json!({"kind": "text", "text": "1/3 first", "thread": [{"text": "2/3 second"}, {"text": "3/3 third"}]})).await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let t = settled(&s, &post).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(

@@ -3,27 +3,31 @@
 //! through the API, creates and publishes a post, and asserts the exact protocol sequence
 //! the simulator recorded.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, jpeg, png};
+use plugboard_e2e::test_server;
 use plugboard_simulators::threads::{ThreadsFault, ThreadsFaultAction, ThreadsMediaType};
 use plugboard_simulators::{ThreadsConfig, ThreadsSim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
-struct Studio {
-    _server: TestServer,
+struct Ctx {
+    studio: Studio,
     sim: ThreadsSim,
-    token: String,
-    api: String,
     account: String,
 }
 
-impl Studio {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.api)
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
+}
+
+impl Ctx {
+    /// Creates a post targeting the account; returns its id.
+    async fn create_post(&self, mut body: Value) -> String {
+        body["targets"] = json!([self.account]);
+        self.studio.post(&body).await
     }
 }
 
@@ -38,67 +42,30 @@ fn sim_config() -> ThreadsConfig {
 
 /// A server with the plugin installed, a workspace with a Threads app pointed at the
 /// simulator, and an account connected through the simulator's OAuth, all over HTTP.
-async fn studio(config: ThreadsConfig) -> Studio {
+async fn studio(config: ThreadsConfig) -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("threads");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "threads").await;
     let sim = ThreadsSim::start(config).await.unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "owner@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "Studio").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
-    let http = client();
-    let (status, app) = send(
-        http.post(format!("{api}/apps"))
-            .bearer_auth(&owner.access_token)
-            .json(
-                &json!({"plugin": "threads", "name": "Threads app", "settings": {
-                    "client_id": sim.config().client_id,
-                    "client_secret": sim.config().client_secret,
-                    "graph_url": sim.base_url(),
-                    "authorize_url": format!("{}/oauth/authorize", sim.base_url()),
-                }}),
-            ),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/threads"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let at_threads = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(at_threads.status(), 302);
-    let callback = at_threads.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(callback.ends_with("#_"), "{callback}");
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let account = &connected["accounts"][0];
+    let studio = Studio::open(server, "owner@example.com", "Studio").await;
+    let app = studio
+        .create_app(
+            "threads",
+            "Threads app",
+            json!({
+                "client_id": sim.config().client_id,
+                "client_secret": sim.config().client_secret,
+                "graph_url": sim.base_url(),
+                "authorize_url": format!("{}/oauth/authorize", sim.base_url()),
+            }),
+        )
+        .await;
+    let connection = studio.connect_oauth("threads", &app["id"]).await;
+    assert!(
+        connection.callback.ends_with("#_"),
+        "{}",
+        connection.callback
+    );
+    let account = &connection.connected["accounts"][0];
     assert_eq!(account["plugin"], "threads");
     assert_eq!(account["username"], "alice");
     assert_eq!(account["remote_id"], sim.config().user_id);
@@ -112,139 +79,30 @@ async fn studio(config: ThreadsConfig) -> Studio {
             "GET /me"
         ]
     );
-    Studio {
+    Ctx {
         account: account["id"].as_str().unwrap().to_string(),
-        _server: server,
+        studio,
         sim,
-        token: owner.access_token,
-        api,
     }
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 255) as u8, (y % 255) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([90, (x % 255) as u8, (y % 255) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-/// A one-second 320×240 H.264 test video made by the ffmpeg CLI.
+/// A one-second 320×240 H.264 test video.
 fn mp4() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=duration=1:size=320x240:rate=25",
-        ])
-        .args(["-pix_fmt", "yuv420p", "-c:v", "libx264"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg failed");
-    std::fs::read(out).unwrap()
-}
-
-async fn upload(s: &Studio, bytes: Vec<u8>, name: &str, mime: &str, alt: Option<&str>) -> String {
-    let mut form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes)
-            .file_name(name.to_string())
-            .mime_str(mime)
-            .unwrap(),
-    );
-    if let Some(alt) = alt {
-        form = form.text("alt_text", alt.to_string());
-    }
-    let (status, media) = send(
-        client()
-            .post(s.url("/media"))
-            .bearer_auth(&s.token)
-            .multipart(form),
-    )
-    .await;
-    assert_eq!(status, 201, "{media}");
-    media["id"].as_str().unwrap().to_string()
-}
-
-async fn create_post(s: &Studio, mut body: Value) -> String {
-    body["targets"] = json!([s.account]);
-    let (status, post) = send(
-        client()
-            .post(s.url("/posts"))
-            .bearer_auth(&s.token)
-            .json(&body),
-    )
-    .await;
-    assert_eq!(status, 201, "{post}");
-    post["id"].as_str().unwrap().to_string()
-}
-
-async fn publish_now(s: &Studio, post_id: &str) {
-    let (status, scheduled) = send(
-        client()
-            .post(s.url(&format!("/posts/{post_id}/schedule")))
-            .bearer_auth(&s.token)
-            .json(&json!({})),
-    )
-    .await;
-    assert_eq!(status, 200, "{scheduled}");
-}
-
-async fn target(s: &Studio, post_id: &str) -> Value {
-    let (status, post) = send(
-        client()
-            .get(s.url(&format!("/posts/{post_id}")))
-            .bearer_auth(&s.token),
-    )
-    .await;
-    assert_eq!(status, 200, "{post}");
-    post["targets"][0].clone()
+    platform::mp4(320, 240, 1)
 }
 
 /// Polls the target until `done` holds; returns it and every status seen on the way.
 async fn wait_for(
-    s: &Studio,
+    s: &Ctx,
     post_id: &str,
     secs: u64,
     done: impl Fn(&Value) -> bool,
 ) -> (Value, Vec<String>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let t = target(s, post_id).await;
-        let status = t["status"].as_str().unwrap_or_default().to_string();
-        if seen.last() != Some(&status) {
-            seen.push(status);
-        }
-        if done(&t) {
-            return (t, seen);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never reached the state; last: {t}; seen {seen:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    s.wait(post_id, secs, done, || format!("{:#?}", s.sim.endpoints()))
+        .await
 }
 
-async fn published(s: &Studio, post_id: &str, secs: u64) -> (Value, Vec<String>) {
+async fn published(s: &Ctx, post_id: &str, secs: u64) -> (Value, Vec<String>) {
     wait_for(s, post_id, secs, |t| {
         t["status"] == "published" || t["status"] == "failed" || t["status"] == "in_doubt"
     })
@@ -259,13 +117,13 @@ fn publish_sequence(sim: &ThreadsSim) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_post_with_reply_control_and_link() {
     let s = studio(sim_config()).await;
-    let post = create_post(&s, json!({
+    let post = s.create_post(json!({
         "kind": "text",
         "text": "Launch day 🚀 read more",
         "options": {"reply_control": "mentioned_only", "link_attachment": "https://example.com/launch"},
     }))
     .await;
-    publish_now(&s, &post).await;
+    s.publish_now(&post).await;
     let (t, _) = published(&s, &post, 30).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -294,12 +152,12 @@ async fn text_post_with_reply_control_and_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_published_text_skips_the_publish_step() {
     let s = studio(sim_config()).await;
-    let post = create_post(
-        &s,
-        json!({"kind": "text", "text": "One step", "options": {"auto_publish_text": "true"}}),
-    )
-    .await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(
+            json!({"kind": "text", "text": "One step", "options": {"auto_publish_text": "true"}}),
+        )
+        .await;
+    s.publish_now(&post).await;
     let (t, _) = published(&s, &post, 30).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -318,37 +176,33 @@ async fn auto_published_text_skips_the_publish_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_video_and_carousel_posts_pull_media_by_signed_url() {
     let s = studio(sim_config()).await;
-    let image = upload(
-        &s,
-        jpeg(640, 480),
-        "cover.jpg",
-        "image/jpeg",
-        Some("A test card"),
-    )
-    .await;
-    let picture = upload(&s, png(320, 320), "square.png", "image/png", None).await;
-    let video = upload(&s, mp4(), "clip.mp4", "video/mp4", None).await;
+    let image = s
+        .upload(
+            "cover.jpg",
+            "image/jpeg",
+            jpeg(640, 480),
+            Some("A test card"),
+        )
+        .await;
+    let picture = s
+        .upload("square.png", "image/png", png(320, 320), None)
+        .await;
+    let video = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
 
-    let post = create_post(
-        &s,
-        json!({"kind": "image", "text": "An image", "media": [image]}),
-    )
-    .await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(json!({"kind": "image", "text": "An image", "media": [image]}))
+        .await;
+    s.publish_now(&post).await;
     assert_eq!(published(&s, &post, 30).await.0["status"], "published");
-    let post = create_post(
-        &s,
-        json!({"kind": "video", "text": "A video", "media": [video]}),
-    )
-    .await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(json!({"kind": "video", "text": "A video", "media": [video]}))
+        .await;
+    s.publish_now(&post).await;
     assert_eq!(published(&s, &post, 30).await.0["status"], "published");
-    let post = create_post(
-        &s,
-        json!({"kind": "carousel", "text": "Three", "media": [image, picture, video]}),
-    )
-    .await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(json!({"kind": "carousel", "text": "Three", "media": [image, picture, video]}))
+        .await;
+    s.publish_now(&post).await;
     assert_eq!(published(&s, &post, 30).await.0["status"], "published");
 
     let single = [
@@ -416,18 +270,16 @@ async fn image_video_and_carousel_posts_pull_media_by_signed_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_chain_publishes_each_item_as_a_reply_to_the_previous() {
     let s = studio(sim_config()).await;
-    let image = upload(&s, jpeg(400, 300), "a.jpg", "image/jpeg", None).await;
-    let post = create_post(
-        &s,
-        json!({
+    let image = s.upload("a.jpg", "image/jpeg", jpeg(400, 300), None).await;
+    let post = s
+        .create_post(json!({
             "kind": "thread",
             "text": "1/3 A thread",
             "options": {"reply_control": "followers_only"},
             "thread": [{"text": "2/3 with a picture", "media": [image]}, {"text": "3/3 the end"}],
-        }),
-    )
-    .await;
-    publish_now(&s, &post).await;
+        }))
+        .await;
+    s.publish_now(&post).await;
     let (t, _) = published(&s, &post, 30).await;
     assert_eq!(t["status"], "published", "{t}");
     let item = [
@@ -462,13 +314,11 @@ async fn a_container_in_progress_is_polled_until_finished() {
         ..sim_config()
     })
     .await;
-    let video = upload(&s, mp4(), "clip.mp4", "video/mp4", None).await;
-    let post = create_post(
-        &s,
-        json!({"kind": "video", "text": "Processing", "media": [video]}),
-    )
-    .await;
-    publish_now(&s, &post).await;
+    let video = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
+    let post = s
+        .create_post(json!({"kind": "video", "text": "Processing", "media": [video]}))
+        .await;
+    s.publish_now(&post).await;
     let (t, seen) = published(&s, &post, 60).await;
     assert_eq!(t["status"], "published", "{t}");
     assert!(seen.contains(&"pending".to_string()), "{seen:?}");
@@ -516,8 +366,10 @@ async fn an_expired_session_is_refreshed_and_the_publish_retried() {
         "/threads",
         ThreadsFaultAction::ExpireSession,
     ));
-    let post = create_post(&s, json!({"kind": "text", "text": "After a refresh"})).await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(json!({"kind": "text", "text": "After a refresh"}))
+        .await;
+    s.publish_now(&post).await;
     let (t, _) = published(&s, &post, 30).await;
     assert_eq!(t["status"], "published", "{t}");
     assert_eq!(
@@ -556,8 +408,10 @@ async fn throttling_defers_the_target_until_meta_says_access_returns() {
             regain_minutes: 7,
         },
     ));
-    let post = create_post(&s, json!({"kind": "text", "text": "Throttled"})).await;
-    publish_now(&s, &post).await;
+    let post = s
+        .create_post(json!({"kind": "text", "text": "Throttled"}))
+        .await;
+    s.publish_now(&post).await;
     let (t, _) = wait_for(&s, &post, 30, |t| {
         t["deferred_reason"]
             .as_str()
@@ -581,12 +435,16 @@ async fn a_used_up_quota_defers_before_anything_is_created() {
         ..sim_config()
     })
     .await;
-    let first = create_post(&s, json!({"kind": "text", "text": "The only one today"})).await;
-    publish_now(&s, &first).await;
+    let first = s
+        .create_post(json!({"kind": "text", "text": "The only one today"}))
+        .await;
+    s.publish_now(&first).await;
     assert_eq!(published(&s, &first, 30).await.0["status"], "published");
     let before = s.sim.requests().len();
-    let second = create_post(&s, json!({"kind": "text", "text": "One too many"})).await;
-    publish_now(&s, &second).await;
+    let second = s
+        .create_post(json!({"kind": "text", "text": "One too many"}))
+        .await;
+    s.publish_now(&second).await;
     let (t, _) = wait_for(&s, &second, 30, |t| {
         t["deferred_reason"]
             .as_str()
@@ -601,19 +459,17 @@ async fn a_used_up_quota_defers_before_anything_is_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_refuses_what_threads_would_without_a_request() {
     let s = studio(sim_config()).await;
-    let image = upload(&s, jpeg(100, 100), "a.jpg", "image/jpeg", None).await;
+    let image = s.upload("a.jpg", "image/jpeg", jpeg(100, 100), None).await;
     // 124 thumbs-up emoji count 496; with "hello" 501: one over, though only 129 characters.
     let text = format!("{}hello", "👍".repeat(124));
-    let post = create_post(
-        &s,
-        json!({
+    let post = s
+        .create_post(json!({
             "kind": "carousel",
             "text": text,
             "media": [image],
             "options": {"reply_control": "friends"},
-        }),
-    )
-    .await;
+        }))
+        .await;
     let before = s.sim.requests().len();
     let (status, report) = send(
         client()

@@ -4,46 +4,35 @@
 //! token refreshed, a 429 deferred, the unaudited-app limit refused by validate, and an
 //! interrupted chunk upload resumed without re-sending acknowledged chunks.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, hmac_sha256_hex, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, hmac_sha256_hex, send};
+use plugboard_e2e::platform::{self, Studio, jpeg};
+use plugboard_e2e::test_server;
 use plugboard_simulators::tiktok::{TikTokFault, TikTokFaultAction};
 use plugboard_simulators::{TikTokConfig, TikTokSim};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// Chunk sizes the test app and simulator use instead of TikTok's 5 MB minimum.
 const MIN_CHUNK: u64 = 2048;
 const CHUNK: u64 = 2048;
 
-struct Studio {
-    server: TestServer,
+struct Ctx {
+    studio: Studio,
     sim: TikTokSim,
-    token: String,
-    ws: String,
     account: String,
     /// The workspace's TikTok app (its webhooks arrive at `/webhooks/tiktok/{app}`).
     app: String,
 }
 
-async fn studio(audited: bool) -> Studio {
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
+}
+
+async fn studio(audited: bool) -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("tiktok");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "tiktok").await;
     let sim = TikTokSim::start(TikTokConfig {
         audited,
         min_chunk_bytes: MIN_CHUNK,
@@ -52,132 +41,43 @@ async fn studio(audited: bool) -> Studio {
     })
     .await
     .unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "creator@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "TikTok studio").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
+    let studio = Studio::open(server, "creator@example.com", "TikTok studio").await;
     let c = sim.config();
     let settings = json!({
         "client_key": c.client_key, "client_secret": c.client_secret,
         "api_url": sim.base_url(), "auth_url": sim.base_url(),
         "min_chunk_bytes": MIN_CHUNK.to_string(), "upload_chunk_bytes": CHUNK.to_string(),
     });
-    let http = client();
-    let (status, app) = send(
-        http.post(format!("{api}/apps"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"plugin": "tiktok", "name": "Our TikTok app", "settings": settings})),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/tiktok"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(consent.status(), 302);
-    let callback = consent.headers()["location"].to_str().unwrap().to_string();
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(
-        http.get(format!("{api}/accounts"))
-            .bearer_auth(&owner.access_token),
-    )
-    .await;
+    let app = studio
+        .create_app("tiktok", "Our TikTok app", settings)
+        .await;
+    studio.connect_oauth("tiktok", &app["id"]).await;
+    let accounts = studio.accounts().await;
     let account = accounts["accounts"]
         .as_array()
         .and_then(|a| a.iter().find(|a| a["plugin"] == "tiktok"))
         .unwrap_or_else(|| panic!("no TikTok account: {accounts}"))
         .clone();
-    Studio {
-        server,
+    Ctx {
+        studio,
         sim,
-        token: owner.access_token,
-        ws,
         account: account["id"].as_str().unwrap().to_string(),
         app: app["id"].as_str().unwrap().to_string(),
     }
 }
 
-impl Studio {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1/workspaces/{}{path}", self.server.base, self.ws)
-    }
-
-    async fn media(&self, name: &str, mime: &str, bytes: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(name.to_string())
-                .mime_str(mime)
-                .unwrap(),
-        );
-        let (status, media) = send(
-            client()
-                .post(self.url("/media"))
-                .bearer_auth(&self.token)
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
-    }
-
+impl Ctx {
+    /// Creates a post targeting the account; returns its id.
     async fn post(&self, mut body: Value) -> String {
         body["targets"] = json!([self.account]);
-        let (status, post) = send(
-            client()
-                .post(self.url("/posts"))
-                .bearer_auth(&self.token)
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
-    }
-
-    async fn publish_now(&self, post: &str) {
-        let (status, scheduled) = send(
-            client()
-                .post(self.url(&format!("/posts/{post}/schedule")))
-                .bearer_auth(&self.token)
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{scheduled}");
+        self.studio.post(&body).await
     }
 
     async fn wait(&self, post: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let (_, view) = send(
-                client()
-                    .get(self.url(&format!("/posts/{post}")))
-                    .bearer_auth(&self.token),
-            )
-            .await;
-            let target = view["targets"][0].clone();
-            if done(&target) {
-                return target;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the target never reached the expected state: {target}\nsimulator saw: {:#?}",
-                self.sim.sequence()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.studio
+            .wait(post, secs, done, || format!("{:#?}", self.sim.sequence()))
+            .await
+            .0
     }
 
     async fn published(&self, post: &str) -> Value {
@@ -199,26 +99,7 @@ impl Studio {
 
 /// A one-second 360×640 H.264 video from ffmpeg's test source.
 fn mp4() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi"])
-        .args(["-i", "testsrc=duration=1:size=360x640:rate=30"])
-        .args(["-pix_fmt", "yuv420p", "-c:v", "libx264"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg failed");
-    std::fs::read(out).unwrap()
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 255) as u8, (y % 255) as u8, 40])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
+    platform::mp4(360, 640, 1)
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -239,7 +120,7 @@ async fn video_by_file_upload_publishes_in_chunks() {
     let bytes = mp4();
     let size = bytes.len() as u64;
     let chunks = size / CHUNK;
-    let v = s.media("clip.mp4", "video/mp4", bytes).await;
+    let v = s.upload("clip.mp4", "video/mp4", bytes, None).await;
     let post = s
         .post(json!({"kind": "video", "text": "A TikTok #test", "media": [v], "options": {"privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": "true"}}))
         .await;
@@ -277,7 +158,7 @@ async fn pull_from_url_photo_and_inbox_draft_publish() {
     let s = studio(true).await;
     let bytes = mp4();
     let size = bytes.len() as u64;
-    let v = s.media("clip.mp4", "video/mp4", bytes).await;
+    let v = s.upload("clip.mp4", "video/mp4", bytes, None).await;
     let post = s
         .post(json!({"kind": "video", "text": "Pulled", "media": [v], "options": {"privacy_level": "SELF_ONLY", "source": "PULL_FROM_URL"}}))
         .await;
@@ -287,8 +168,8 @@ async fn pull_from_url_photo_and_inbox_draft_publish() {
     // The simulator fetched the host's signed URL and got the whole file.
     assert_eq!(s.sim.publishes()[0].pulled, vec![size]);
 
-    let a = s.media("a.jpg", "image/jpeg", jpeg(400, 300)).await;
-    let b = s.media("b.jpg", "image/jpeg", jpeg(300, 400)).await;
+    let a = s.upload("a.jpg", "image/jpeg", jpeg(400, 300), None).await;
+    let b = s.upload("b.jpg", "image/jpeg", jpeg(300, 400), None).await;
     let post = s
         .post(json!({"kind": "photo", "text": "Two photos", "media": [a, b], "options": {"privacy_level": "FOLLOWER_OF_CREATOR"}}))
         .await;
@@ -301,7 +182,7 @@ async fn pull_from_url_photo_and_inbox_draft_publish() {
     );
     assert_eq!(s.sim.publishes()[1].pulled.len(), 2);
 
-    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "draft", "text": "", "media": [v]}))
         .await;
@@ -325,7 +206,7 @@ async fn an_expired_token_is_refreshed_and_publish_retried() {
         "/v2/post/publish/creator_info/query/",
         TikTokFaultAction::ExpireToken,
     ));
-    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "video", "text": "After refresh", "media": [v], "options": {"privacy_level": "SELF_ONLY", "source": "PULL_FROM_URL"}}))
         .await;
@@ -355,7 +236,7 @@ async fn a_429_defers_with_the_wait() {
             reset_after_secs: 2,
         },
     ));
-    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "video", "text": "Later", "media": [v], "options": {"privacy_level": "SELF_ONLY", "source": "PULL_FROM_URL"}}))
         .await;
@@ -384,7 +265,7 @@ async fn a_429_defers_with_the_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_explains_the_unaudited_app_limit_and_title_length() {
     let s = studio(false).await;
-    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "video", "text": "x".repeat(2201), "media": [v], "options": {"privacy_level": "PUBLIC_TO_EVERYONE"}}))
         .await;
@@ -435,7 +316,7 @@ async fn an_interrupted_chunk_upload_resumes_at_the_next_chunk() {
         )
         .skip(1),
     );
-    let v = s.media("clip.mp4", "video/mp4", bytes).await;
+    let v = s.upload("clip.mp4", "video/mp4", bytes, None).await;
     let post = s
         .post(json!({"kind": "video", "text": "Resumed", "media": [v], "options": {"privacy_level": "SELF_ONLY"}}))
         .await;
@@ -468,7 +349,7 @@ async fn a_signed_publish_webhook_completes_a_pending_post() {
         "/v2/post/publish/status/fetch/",
         TikTokFaultAction::Delay { ms: 20_000 },
     ));
-    let v = s.media("clip.mp4", "video/mp4", mp4()).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "video", "text": "Reported by webhook", "media": [v], "options": {"privacy_level": "SELF_ONLY", "source": "PULL_FROM_URL"}}))
         .await;
@@ -525,7 +406,7 @@ async fn a_signed_publish_webhook_completes_a_pending_post() {
     assert_eq!(again["published_at"], done["published_at"]);
 }
 
-async fn account_remote_id(s: &Studio) -> String {
+async fn account_remote_id(s: &Ctx) -> String {
     let (_, account) = send(
         client()
             .get(s.url(&format!("/accounts/{}", s.account)))

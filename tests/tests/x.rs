@@ -5,11 +5,9 @@
 //! over the weighted limit refused by validate, and an interrupted chunked upload resumed
 //! from the first unacknowledged segment.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, ffmpeg, png};
+use plugboard_e2e::test_server;
 use plugboard_simulators::x::{XFault, XFaultAction};
 use plugboard_simulators::{XConfig, XSim};
 use serde_json::{Value, json};
@@ -18,37 +16,26 @@ use std::time::{Duration, Instant};
 /// Segment size the app asks the plugin for, so small test files take several APPENDs.
 const CHUNK: usize = 2048;
 
-struct Studio {
-    server: TestServer,
+struct Ctx {
+    studio: Studio,
     sim: XSim,
-    token: String,
-    ws: String,
     account: String,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
 }
 
 /// A server with the `x` plugin, an X simulator, and an account connected through the
 /// API: OAuth 2.0 with PKCE, or OAuth 1.0a when `oauth1`.
-async fn studio(oauth1: bool) -> Studio {
+async fn studio(oauth1: bool) -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("x");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "x").await;
     let sim = XSim::start(XConfig::default()).await.unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "creator@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "X studio").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
+    let studio = Studio::open(server, "creator@example.com", "X studio").await;
     let c = sim.config();
     let mut settings = json!({
         "api_url": sim.base_url(),
@@ -62,133 +49,34 @@ async fn studio(oauth1: bool) -> Studio {
         settings["client_id"] = c.client_id.clone().into();
         settings["client_secret"] = c.client_secret.clone().into();
     }
-    let http = client();
-    let (status, app) = send(
-        http.post(format!("{api}/apps"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"plugin": "x", "name": "Our X app", "settings": settings})),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/x"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(consent.status(), 302, "the consent page did not redirect");
-    let callback = consent.headers()["location"].to_str().unwrap().to_string();
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(
-        http.get(format!("{api}/accounts"))
-            .bearer_auth(&owner.access_token),
-    )
-    .await;
+    let app = studio.create_app("x", "Our X app", settings).await;
+    studio.connect_oauth("x", &app["id"]).await;
+    let accounts = studio.accounts().await;
     let account = accounts["accounts"]
         .as_array()
         .and_then(|a| a.iter().find(|a| a["plugin"] == "x"))
         .unwrap_or_else(|| panic!("no X account: {accounts}"))
         .clone();
     assert_eq!(account["username"], c.username.as_str(), "{account}");
-    Studio {
-        server,
+    Ctx {
+        studio,
         sim,
-        token: owner.access_token,
-        ws,
         account: account["id"].as_str().unwrap().to_string(),
     }
 }
 
-impl Studio {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1/workspaces/{}{path}", self.server.base, self.ws)
-    }
-
-    /// Uploads a file into the media library; returns its id.
-    async fn media(&self, name: &str, mime: &str, bytes: Vec<u8>, alt: Option<&str>) -> String {
-        let mut form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(name.to_string())
-                .mime_str(mime)
-                .unwrap(),
-        );
-        if let Some(alt) = alt {
-            form = form.text("alt_text", alt.to_string());
-        }
-        let (status, media) = send(
-            client()
-                .post(self.url("/media"))
-                .bearer_auth(&self.token)
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
-    }
-
+impl Ctx {
     /// Creates a post targeting the account; returns its id.
-    async fn post(&self, body: Value) -> String {
-        let mut body = body;
+    async fn post(&self, mut body: Value) -> String {
         body["targets"] = json!([self.account]);
-        let (status, post) = send(
-            client()
-                .post(self.url("/posts"))
-                .bearer_auth(&self.token)
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
-    }
-
-    async fn publish_now(&self, post: &str) {
-        let (status, scheduled) = send(
-            client()
-                .post(self.url(&format!("/posts/{post}/schedule")))
-                .bearer_auth(&self.token)
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{scheduled}");
-    }
-
-    async fn target(&self, post: &str) -> Value {
-        let (status, view) = send(
-            client()
-                .get(self.url(&format!("/posts/{post}")))
-                .bearer_auth(&self.token),
-        )
-        .await;
-        assert_eq!(status, 200, "{view}");
-        view["targets"][0].clone()
+        self.studio.post(&body).await
     }
 
     async fn wait(&self, post: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let target = self.target(post).await;
-            if done(&target) {
-                return target;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the target never reached the expected state: {target}\nsimulator saw: {:#?}",
-                self.sim.sequence()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.studio
+            .wait(post, secs, done, || format!("{:#?}", self.sim.sequence()))
+            .await
+            .0
     }
 
     async fn published(&self, post: &str) -> Value {
@@ -201,29 +89,6 @@ impl Studio {
     fn sequence_from(&self, from: usize) -> Vec<String> {
         self.sim.sequence()[from..].to_vec()
     }
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 255) as u8, (y % 255) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A file made by the ffmpeg CLI from a lavfi test source.
-fn ffmpeg(name: &str, args: &[&str]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(name);
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi"])
-        .args(args)
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg failed");
-    std::fs::read(out).unwrap()
 }
 
 /// A one-second 320×240 H.264 video (a few kilobytes: several segments of [`CHUNK`]).
@@ -290,7 +155,7 @@ async fn oauth1_connects_and_signs_every_request() {
         ])
     );
     let image = s
-        .media("photo.png", "image/png", png(64, 48), Some("A gradient"))
+        .upload("photo.png", "image/png", png(64, 48), Some("A gradient"))
         .await;
     let post = s
         .post(json!({"kind": "image", "text": "Signed with OAuth 1.0a", "media": [image]}))
@@ -318,9 +183,9 @@ async fn oauth1_connects_and_signs_every_request() {
 async fn images_gif_and_video_publish_with_their_upload_protocols() {
     let s = studio(false).await;
     let a = s
-        .media("a.png", "image/png", png(80, 60), Some("First"))
+        .upload("a.png", "image/png", png(80, 60), Some("First"))
         .await;
-    let b = s.media("b.png", "image/png", png(60, 80), None).await;
+    let b = s.upload("b.png", "image/png", png(60, 80), None).await;
     let post = s
         .post(json!({"kind": "image", "text": "Two images", "media": [a, b]}))
         .await;
@@ -340,7 +205,7 @@ async fn images_gif_and_video_publish_with_their_upload_protocols() {
     let gif_bytes = gif();
     let segments = gif_bytes.len().div_ceil(CHUNK);
     let g = s
-        .media("loop.gif", "image/gif", gif_bytes, Some("A loop"))
+        .upload("loop.gif", "image/gif", gif_bytes, Some("A loop"))
         .await;
     let post = s
         .post(json!({"kind": "gif", "text": "A GIF", "media": [g]}))
@@ -371,7 +236,7 @@ async fn images_gif_and_video_publish_with_their_upload_protocols() {
     assert_eq!(media.media_type, "image/gif");
     assert_eq!(media.segments.len(), segments);
 
-    let v = s.media("clip.mp4", "video/mp4", mp4(), None).await;
+    let v = s.upload("clip.mp4", "video/mp4", mp4(), None).await;
     let post = s
         .post(json!({"kind": "video", "text": "A video", "media": [v]}))
         .await;
@@ -410,7 +275,7 @@ async fn images_gif_and_video_publish_with_their_upload_protocols() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_posts_as_a_reply_chain() {
     let s = studio(false).await;
-    let image = s.media("a.png", "image/png", png(40, 40), None).await;
+    let image = s.upload("a.png", "image/png", png(40, 40), None).await;
     let post = s
         .post(json!({"kind": "thread", "text": "1/3 A thread", "thread": [
             {"text": "2/3 with an image", "media": [image]},
@@ -557,8 +422,8 @@ async fn validate_refuses_what_x_would_with_precise_messages() {
     .await;
     assert_eq!(report["valid"], true, "{report}");
 
-    let image = s.media("a.png", "image/png", png(20, 20), None).await;
-    let gif = s.media("loop.gif", "image/gif", gif(), None).await;
+    let image = s.upload("a.png", "image/png", png(20, 20), None).await;
+    let gif = s.upload("loop.gif", "image/gif", gif(), None).await;
     let post = s
         .post(json!({"kind": "thread", "text": "mixed", "media": [image, gif], "options": {"reply_settings": "everyone"}}))
         .await;
@@ -604,7 +469,7 @@ async fn an_interrupted_chunked_upload_resumes_at_the_next_unacknowledged_segmen
         )
         .skip(2),
     );
-    let v = s.media("clip.mp4", "video/mp4", bytes, None).await;
+    let v = s.upload("clip.mp4", "video/mp4", bytes, None).await;
     let post = s
         .post(json!({"kind": "video", "text": "Resumed upload", "media": [v]}))
         .await;
