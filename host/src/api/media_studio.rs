@@ -6,7 +6,7 @@ use super::caller::{Member, Role};
 use super::json::Json;
 use super::problem::Problem;
 use crate::app::App;
-use crate::media::studio::presets::{self, Preset};
+use crate::media::studio::presets::{self, PlanError, Preset};
 use crate::media::studio::{self, JobEvent, MediaJob};
 use crate::store::media::{self as store, MediaRow};
 use axum::extract::{Path, State};
@@ -100,8 +100,10 @@ async fn accepted(
     preset: Option<String>,
     member: &Member,
 ) -> Result<Response, Problem> {
-    let job = studio::enqueue(app, src, op, preset, Some(&member.user.id))
+    // Without a dedupe key nothing can stop the job from being queued.
+    let job = studio::enqueue(app, src, op, preset, Some(&member.user.id), None)
         .await
+        .and_then(|j| j.ok_or_else(|| anyhow::anyhow!("the media job was not queued")))
         .map_err(|e| Problem::internal(&e))?;
     let location = format!(
         "/api/v1/workspaces/{}/media/jobs/{}",
@@ -185,18 +187,19 @@ pub async fn fit(
     let (_, id) = path;
     member.require(Role::Editor)?;
     let src = source(&app, &member, &id).await?;
-    let preset = presets::find(&app, &body.preset).await.ok_or_else(|| {
-        Problem::unprocessable(
-            "unknown-preset",
-            format!("no preset `{}`; list them at …/media/presets", body.preset),
-        )
-    })?;
     let fit = match body.fit.unwrap_or(Fit::Cover) {
         f @ (Fit::Cover | Fit::Pad) => f,
         _ => return Err(invalid("fit", "must be cover or pad")),
     };
-    let op =
-        presets::plan(&preset, &src, fit).map_err(|m| Problem::unprocessable("cannot-fit", m))?;
+    let (preset, op) = presets::plan_for(&app, &body.preset, &src, fit)
+        .await
+        .map_err(|e| match e {
+            PlanError::UnknownPreset(id) => Problem::unprocessable(
+                "unknown-preset",
+                format!("no preset `{id}`; list them at …/media/presets"),
+            ),
+            PlanError::CannotFit(m) => Problem::unprocessable("cannot-fit", m),
+        })?;
     check(&app, &member, &src, &op).await?;
     accepted(&app, &src, op, Some(preset.id), &member).await
 }

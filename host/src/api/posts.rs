@@ -40,6 +40,10 @@ pub struct PostInput {
     /// Per-platform variants keyed by plugin id.
     #[serde(default)]
     pub variants: BTreeMap<String, Variant>,
+    /// Fit media that does not fit a target's post kind while publishing (a studio
+    /// rendition is made and published instead); a variant may override it per platform.
+    #[serde(default)]
+    pub auto_fit_media: bool,
     /// Connected account ids to publish to.
     #[serde(default)]
     pub targets: Vec<String>,
@@ -55,6 +59,7 @@ pub struct PostPatch {
     pub options: Option<BTreeMap<String, String>>,
     pub thread: Option<Vec<ThreadItem>>,
     pub variants: Option<BTreeMap<String, Variant>>,
+    pub auto_fit_media: Option<bool>,
     pub targets: Option<Vec<String>>,
 }
 
@@ -135,6 +140,7 @@ pub async fn create(
         options: input.options,
         thread: input.thread,
         variants: input.variants,
+        auto_fit_media: input.auto_fit_media,
     };
     let targets = resolve(&app, &member.workspace_id, &content, &input.targets).await?;
     let id = store::create(
@@ -232,6 +238,9 @@ pub async fn update(
     }
     if let Some(v) = patch.variants {
         content.variants = v;
+    }
+    if let Some(v) = patch.auto_fit_media {
+        content.auto_fit_media = v;
     }
     let accounts = patch.targets.clone().unwrap_or_else(|| {
         current
@@ -384,6 +393,9 @@ pub struct TargetReport {
     pub account_id: String,
     pub plugin: String,
     pub problems: Vec<ProblemView>,
+    /// Warnings that do not stop publishing, e.g. `will-be-fitted`: media that does not
+    /// fit but will be fitted automatically (`auto_fit_media`).
+    pub notes: Vec<ProblemView>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -406,19 +418,20 @@ pub async fn validate(
         .ok_or_else(|| not_found(&id))?;
     let mut targets = Vec::new();
     for t in &post.targets {
-        let problems = crate::posts::check::target(&app, &member.workspace_id, &post, t).await?;
+        let (problems, notes) =
+            crate::posts::check::report(&app, &member.workspace_id, &post, t).await?;
+        let view =
+            |p: plugboard_bindings::platform::plugboard::plugin::types::Problem| ProblemView {
+                field: p.field,
+                code: p.code,
+                message: p.message,
+            };
         targets.push(TargetReport {
             target_id: t.id.clone(),
             account_id: t.account_id.clone(),
             plugin: t.plugin.clone(),
-            problems: problems
-                .into_iter()
-                .map(|p| ProblemView {
-                    field: p.field,
-                    code: p.code,
-                    message: p.message,
-                })
-                .collect(),
+            problems: problems.into_iter().map(view).collect(),
+            notes: notes.into_iter().map(view).collect(),
         });
     }
     Ok(axum::Json(ValidationReport {

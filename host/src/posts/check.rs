@@ -8,7 +8,7 @@ use crate::store::posts::{Post, Target};
 use plugboard_bindings::platform::exports::plugboard::plugin::publisher::{
     Post as WitPost, ThreadItem,
 };
-use plugboard_bindings::platform::plugboard::plugin::types::Problem;
+use plugboard_bindings::platform::plugboard::plugin::types::{MediaRef, Problem};
 
 fn problem(field: &str, code: &str, message: String) -> Problem {
     Problem {
@@ -59,35 +59,72 @@ pub async fn target(
     post: &Post,
     target: &Target,
 ) -> anyhow::Result<Vec<Problem>> {
+    Ok(report(app, workspace_id, post, target).await?.0)
+}
+
+/// The problems that would stop this target from publishing, and notes that would not
+/// (media that `auto_fit_media` will fit while publishing).
+pub async fn report(
+    app: &App,
+    workspace_id: &str,
+    post: &Post,
+    target: &Target,
+) -> anyhow::Result<(Vec<Problem>, Vec<Problem>)> {
     if super::accounts::active(app, workspace_id, &target.account_id)
         .await?
         .is_none()
     {
-        return Ok(vec![problem(
-            "account",
-            "account-not-active",
-            "the account is disconnected or awaiting selection; reconnect it".into(),
-        )]);
+        return Ok((
+            vec![problem(
+                "account",
+                "account-not-active",
+                "the account is disconnected or awaiting selection; reconnect it".into(),
+            )],
+            Vec::new(),
+        ));
     }
     if app.runtime.registry.get(&target.plugin).is_none() {
-        return Ok(vec![problem(
-            "account",
-            "plugin-not-installed",
-            format!(
-                "the `{}` plugin is not installed on this server",
-                target.plugin
-            ),
-        )]);
+        return Ok((
+            vec![problem(
+                "account",
+                "plugin-not-installed",
+                format!(
+                    "the `{}` plugin is not installed on this server",
+                    target.plugin
+                ),
+            )],
+            Vec::new(),
+        ));
     }
-    let (wit, media, thread_media) = match wit_post(app, workspace_id, post, target).await {
+    let (mut wit, media, thread_media) = match wit_post(app, workspace_id, post, target).await {
         Ok(v) => v,
-        Err(e) => return Ok(vec![problem("media", "media-missing", format!("{e:#}"))]),
+        Err(e) => {
+            return Ok((
+                vec![problem("media", "media-missing", format!("{e:#}"))],
+                Vec::new(),
+            ));
+        }
     };
     let info = app.runtime.describe_platform(&target.plugin).await?;
     let mut problems = check_media(&info, &wit.kind, "", &media);
     for (i, m) in thread_media.iter().enumerate() {
         problems.extend(check_media(&info, &wit.kind, &format!("thread[{i}]."), m));
     }
+    let eff = post.content.for_platform(&target.plugin);
+    let triage =
+        crate::publish::autofit::triage(app, workspace_id, &eff, &target.plugin, &info, problems)
+            .await?;
+    let (mut problems, notes) = (triage.errors, triage.notes);
+    // The plugin judges what it will receive: the rendition, not the source.
+    let as_sent = |r: &mut MediaRef| {
+        if let Some(item) = triage.fitted.get(&r.handle) {
+            *r = item.to_ref();
+        }
+    };
+    wit.media.iter_mut().for_each(as_sent);
+    wit.thread
+        .iter_mut()
+        .for_each(|t| t.media.iter_mut().for_each(as_sent));
     let mut ctx = crate::accounts::call_context(app, workspace_id, &target.account_id).await?;
     ctx.media = CallMedia::new(media.into_iter().chain(thread_media.into_iter().flatten()));
     let plugin_problems = app
@@ -97,5 +134,5 @@ pub async fn target(
         .validate(wit)
         .await?;
     problems.extend(plugin_problems);
-    Ok(problems)
+    Ok((problems, notes))
 }

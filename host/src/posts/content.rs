@@ -32,6 +32,8 @@ pub struct Variant {
     /// options.
     pub options: Option<BTreeMap<String, String>>,
     pub thread: Option<Vec<ThreadItem>>,
+    /// Overrides the post's `auto_fit_media` for this platform.
+    pub auto_fit_media: Option<bool>,
 }
 
 /// The base content of a post.
@@ -45,6 +47,11 @@ pub struct Content {
     pub thread: Vec<ThreadItem>,
     /// Variants keyed by plugin id (e.g. `mastodon`).
     pub variants: BTreeMap<String, Variant>,
+    /// While publishing, media that does not fit a target's post kind is replaced by a
+    /// rendition fitted to it (made by the media studio and kept in the library) instead
+    /// of failing the target.
+    #[serde(default)]
+    pub auto_fit_media: bool,
 }
 
 /// What one platform receives.
@@ -55,6 +62,7 @@ pub struct Effective {
     pub media: Vec<String>,
     pub options: BTreeMap<String, String>,
     pub thread: Vec<ThreadItem>,
+    pub auto_fit_media: bool,
 }
 
 impl Content {
@@ -68,6 +76,7 @@ impl Content {
             media: v.media.unwrap_or_else(|| self.media.clone()),
             options,
             thread: v.thread.unwrap_or_else(|| self.thread.clone()),
+            auto_fit_media: v.auto_fit_media.unwrap_or(self.auto_fit_media),
         }
     }
 
@@ -149,12 +158,14 @@ mod tests {
             ]),
             thread: vec![],
             variants: BTreeMap::new(),
+            auto_fit_media: true,
         };
         c.variants.insert(
             "x".into(),
             Variant {
                 text: Some("short".into()),
                 options: Some(BTreeMap::from([("visibility".into(), "unlisted".into())])),
+                auto_fit_media: Some(false),
                 ..Default::default()
             },
         );
@@ -163,6 +174,8 @@ mod tests {
         assert_eq!(x.media, vec!["m1".to_string()]);
         assert_eq!(x.options["visibility"], "unlisted");
         assert_eq!(x.options["lang"], "en");
+        assert!(!x.auto_fit_media);
+        assert!(c.for_platform("other").auto_fit_media);
         assert_eq!(c.for_platform("other").text, "base");
     }
 }

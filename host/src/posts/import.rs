@@ -381,6 +381,7 @@ impl Importer<'_> {
             options: f.options.clone(),
             thread: Vec::new(),
             variants: BTreeMap::new(),
+            auto_fit_media: false,
         };
         if let Err(m) = content.check_bounds() {
             problems.push(problem("post", "invalid-post", m));

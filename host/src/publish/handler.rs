@@ -1,5 +1,6 @@
 //! The `publish` job: one attempt to publish one target, exactly once or with a reason.
 
+use super::autofit::Fitting;
 use super::targets::{self, Change, TargetRow};
 use crate::app::App;
 use crate::events::Event;
@@ -18,6 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct PublishHandler;
+
+/// How often a target waiting for a fitted rendition looks again.
+const FIT_RECHECK_MS: i64 = 2_000;
 
 /// What one call of the plugin's `publish` came to.
 enum Attempt {
@@ -110,9 +114,16 @@ async fn prepared(
     t: &TargetRow,
     attempt: u32,
 ) -> anyhow::Result<(WitPost, CallContext)> {
-    let post = posts::get(&app.db, &t.workspace_id, &t.post_id)
+    let mut post = posts::get(&app.db, &t.workspace_id, &t.post_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the post was deleted"))?;
+    // Finished renditions only: `attempt` waited for them, and `reconcile` must look for
+    // what was sent.
+    if let Fitting::Ready(swaps) =
+        super::autofit::resolve(app, &t.workspace_id, &post, &t.plugin, false).await?
+    {
+        super::autofit::apply(&mut post, &t.plugin, &swaps);
+    }
     let target = post
         .targets
         .iter()
@@ -272,6 +283,40 @@ impl PublishHandler {
                 reason: defer.reason,
                 at_ms: defer.at_ms,
             });
+        }
+        match super::autofit::for_target(app, t, true).await? {
+            Fitting::Ready(_) => {}
+            Fitting::Waiting(reason) => {
+                targets::transition(
+                    app,
+                    t,
+                    &["scheduled", "queued"],
+                    "queued",
+                    Change {
+                        deferred_reason: Some(&reason),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                return Ok(Outcome::Defer {
+                    reason,
+                    at_ms: now_ms() + FIT_RECHECK_MS,
+                });
+            }
+            Fitting::Failed(reason) => {
+                targets::transition(
+                    app,
+                    t,
+                    &["scheduled", "queued"],
+                    "failed",
+                    Change {
+                        error: Some(&reason),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                return Ok(Outcome::Fail(reason));
+            }
         }
         // Recorded before the call: a crash from here on leaves `publishing`, which the
         // next attempt reconciles instead of re-sending.

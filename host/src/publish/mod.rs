@@ -11,6 +11,7 @@
 //! A publish whose outcome is unknown (timeout, crash, transient error after the request
 //! may have been sent) is never re-sent blindly: the plugin's `reconcile` is asked first.
 
+pub mod autofit;
 pub mod handler;
 pub mod limits;
 pub mod status;

@@ -47,6 +47,7 @@ type PostRow = (
     String,
     String,
     String,
+    bool,
     i64,
     DateTime<Utc>,
     DateTime<Utc>,
@@ -63,6 +64,7 @@ fn decode(row: PostRow, targets: Vec<Target>) -> Result<Post> {
         options,
         thread,
         variants,
+        auto_fit_media,
         version,
         created_at,
         updated_at,
@@ -77,6 +79,7 @@ fn decode(row: PostRow, targets: Vec<Target>) -> Result<Post> {
             thread: serde_json::from_str::<Vec<ThreadItem>>(&thread).context("post thread")?,
             variants: serde_json::from_str::<BTreeMap<String, Variant>>(&variants)
                 .context("post variants")?,
+            auto_fit_media,
         },
         id,
         workspace_id,
@@ -90,7 +93,7 @@ fn decode(row: PostRow, targets: Vec<Target>) -> Result<Post> {
 
 macro_rules! post_columns {
     () => {
-        "id, workspace_id, created_by, kind, text, media, options, thread, variants, version, created_at, updated_at"
+        "id, workspace_id, created_by, kind, text, media, options, thread, variants, auto_fit_media, version, created_at, updated_at"
     };
 }
 
@@ -198,7 +201,7 @@ pub async fn create(
     let sql = db.sql(concat!(
         "INSERT INTO posts (",
         post_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ));
     crate::on_tx!(&mut tx, |c| {
         sqlx::query(sql)
@@ -211,6 +214,7 @@ pub async fn create(
             .bind(&options)
             .bind(&thread)
             .bind(&variants)
+            .bind(content.auto_fit_media)
             .bind(1i64)
             .bind(now)
             .bind(now)
@@ -283,7 +287,7 @@ pub async fn update(
     }
     let next = expected + 1;
     let sql = db.sql(
-        "UPDATE posts SET kind = ?, text = ?, media = ?, options = ?, thread = ?, variants = ?, version = ?, updated_at = ? WHERE id = ? AND workspace_id = ? AND version = ?",
+        "UPDATE posts SET kind = ?, text = ?, media = ?, options = ?, thread = ?, variants = ?, auto_fit_media = ?, version = ?, updated_at = ? WHERE id = ? AND workspace_id = ? AND version = ?",
     );
     crate::on_tx!(&mut tx, |c| {
         sqlx::query(sql)
@@ -293,6 +297,7 @@ pub async fn update(
             .bind(&options)
             .bind(&thread)
             .bind(&variants)
+            .bind(content.auto_fit_media)
             .bind(next)
             .bind(Utc::now())
             .bind(id)

@@ -169,14 +169,16 @@ pub async fn cancelled_in_db(app: &App, job_id: &str) -> bool {
 }
 
 /// Queues `operation` on `source` for `created_by`; the job id also becomes the id of the
-/// new library item, so a job retried after a crash never makes two.
+/// new library item, so a job retried after a crash never makes two. With `dedupe_key`,
+/// None when a live job with that key exists already.
 pub async fn enqueue(
     app: &App,
     source: &MediaRow,
     operation: Operation,
     preset: Option<String>,
     created_by: Option<&str>,
-) -> anyhow::Result<Job> {
+    dedupe_key: Option<String>,
+) -> anyhow::Result<Option<Job>> {
     let payload = Payload {
         operation,
         source: source.id.clone(),
@@ -191,15 +193,38 @@ pub async fn enqueue(
             // A worker that dies with the server is retried once; failures of the media
             // itself are final.
             max_attempts: 2,
+            dedupe_key,
             ..NewJob::now(kinds::MEDIA, serde_json::to_value(&payload)?)
         },
     )
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("the media job was not queued"))?;
+    .await?;
+    let Some(id) = id else { return Ok(None) };
     app.jobs_waker.wake();
-    queue::get(&app.db, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the media job {id} vanished"))
+    Ok(Some(queue::get(&app.db, &id).await?.ok_or_else(|| {
+        anyhow::anyhow!("the media job {id} vanished")
+    })?))
+}
+
+/// The workspace's latest studio job queued under `dedupe_key`, whatever its state.
+pub async fn by_key(
+    app: &App,
+    workspace_id: &str,
+    dedupe_key: &str,
+) -> anyhow::Result<Option<Job>> {
+    let sql = app.db.sql(
+        "SELECT id FROM jobs WHERE dedupe_key = ? AND workspace_id = ? AND kind = ? \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    );
+    let id: Option<String> = on_db!(&app.db, |p| sqlx::query_scalar(sql)
+        .bind(dedupe_key)
+        .bind(workspace_id)
+        .bind(kinds::MEDIA)
+        .fetch_optional(p)
+        .await?);
+    match id {
+        Some(id) => get(app, workspace_id, &id).await,
+        None => Ok(None),
+    }
 }
 
 /// A studio job of the workspace.

@@ -274,6 +274,29 @@ fn target_box(p: &Preset, w: u32, h: u32, even: bool) -> (u32, u32) {
     (bw, bh)
 }
 
+/// Why a library item cannot be fitted to a preset.
+#[derive(Debug)]
+pub enum PlanError {
+    UnknownPreset(String),
+    /// The item cannot be made to fit (wrong media type, too short, …), in words.
+    CannotFit(String),
+}
+
+/// Finds the preset `id` and plans the operation that makes `row` fit it: the one planning
+/// step both `POST …/media/{id}/fit` and publishing with `auto_fit_media` use.
+pub async fn plan_for(
+    app: &App,
+    id: &str,
+    row: &MediaRow,
+    fit: Fit,
+) -> Result<(Preset, Operation), PlanError> {
+    let preset = find(app, id)
+        .await
+        .ok_or_else(|| PlanError::UnknownPreset(id.to_string()))?;
+    let op = plan(&preset, row, fit).map_err(PlanError::CannotFit)?;
+    Ok((preset, op))
+}
+
 /// The operation that makes `row` fit `p`: `fit` decides between cropping (cover) and
 /// letterboxing (pad) when the aspect ratio must change.
 pub fn plan(p: &Preset, row: &MediaRow, fit: Fit) -> Result<Operation, String> {
