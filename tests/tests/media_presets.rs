@@ -4,14 +4,18 @@
 //! decoded with ffprobe against the limits the plugin's `describe()` declares, against the
 //! presets again (`GET …/media/{id}/presets`), and by `POST …/posts/{id}/validate` for a
 //! connected account; then one post with a per-platform rendition is published through the
-//! X, YouTube and TikTok simulators, whose records show what they accepted.
+//! Instagram, LinkedIn, X, YouTube and TikTok simulators, whose records show what they
+//! accepted.
 
 use plugboard::runtime::grants::Grants;
 use plugboard::runtime::manifest::Manifest;
 use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, send, signup};
 use plugboard_e2e::{TestServer, plugin, server_binary, test_server};
-use plugboard_simulators::{TikTokConfig, TikTokSim, XConfig, XSim, YoutubeConfig, YoutubeSim};
+use plugboard_simulators::{
+    InstagramConfig, InstagramSim, LinkedinConfig, LinkedinSim, TikTokConfig, TikTokSim, XConfig,
+    XSim, YoutubeConfig, YoutubeSim,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -408,21 +412,52 @@ async fn one_16_9_master_becomes_a_valid_rendition_for_every_platform() {
         )
         .await;
 
+    let ig = InstagramSim::start(InstagramConfig {
+        video_processing_ms: 1_000,
+        ..InstagramConfig::default()
+    })
+    .await
+    .unwrap();
+    let ig_account = c
+        .connect(
+            "instagram",
+            json!({"client_id": ig.config().app_id, "client_secret": ig.config().app_secret,
+                   "graph_url": ig.base_url(), "status_poll_secs": "1"}),
+        )
+        .await;
+    let lc = LinkedinConfig {
+        redirect_uris: vec![format!("{}/api/v1/accounts/callback", c.server.base)],
+        video_processing_ms: 1_000,
+        ..LinkedinConfig::default()
+    };
+    let linkedin = LinkedinSim::start(lc.clone()).await.unwrap();
+    let li_account = c
+        .connect(
+            "linkedin",
+            json!({"client_id": lc.client_id, "client_secret": lc.client_secret,
+                   "api_url": linkedin.base_url(), "oauth_url": linkedin.base_url()}),
+        )
+        .await;
+
     // With the master everywhere, validate names the Short's aspect ratio precisely.
-    let variants = |short: &str, x_media: &str, tiktok_media: &str| {
+    let variants = |media: [&str; 5]| {
+        let [short, x_media, tiktok_media, reel, li_media] = media;
         json!({
             "youtube": {"kind": "short", "media": [short],
                         "options": {"title": "Fitted short", "privacy_status": "unlisted"}},
             "x": {"media": [x_media]},
             "tiktok": {"media": [tiktok_media], "options": {"privacy_level": "SELF_ONLY"}},
+            "instagram": {"kind": "reel", "media": [reel]},
+            "linkedin": {"media": [li_media]},
         })
     };
+    let m = master_id.as_str();
     let (status, post) = c
         .post(
             "/posts",
             json!({"kind": "video", "text": "One master, every platform", "media": [master_id],
-                   "targets": [x_account, yt_account, tt_account],
-                   "variants": variants(&master_id, &master_id, &master_id)}),
+                   "targets": [x_account, yt_account, tt_account, ig_account, li_account],
+                   "variants": variants([m, m, m, m, m])}),
         )
         .await;
     assert_eq!(status, 201, "{post}");
@@ -452,8 +487,13 @@ async fn one_16_9_master_becomes_a_valid_rendition_for_every_platform() {
             .patch(c.url(&format!("/posts/{post_id}")))
             .bearer_auth(&c.token)
             .header("If-Match", format!("\"{version}\""))
-            .json(&json!({"variants": variants(
-                &renditions["youtube"], &renditions["x"], &renditions["tiktok"])})),
+            .json(&json!({"variants": variants([
+                renditions["youtube"].as_str(),
+                renditions["x"].as_str(),
+                renditions["tiktok"].as_str(),
+                renditions["instagram"].as_str(),
+                renditions["linkedin"].as_str(),
+            ])})),
     )
     .await;
     assert_eq!(status, 200, "{edited}");
@@ -503,4 +543,19 @@ async fn one_16_9_master_becomes_a_valid_rendition_for_every_platform() {
     let publishes = tiktok.publishes();
     assert_eq!(publishes.len(), 1, "{:?}", tiktok.sequence());
     assert_eq!(publishes[0].video_size, size(&renditions["tiktok"]).await);
+    // Instagram pulled the reel rendition from its signed URL.
+    let reels = ig.media();
+    assert_eq!(reels.len(), 1);
+    assert_eq!(reels[0].media_product_type, "REELS");
+    let container = ig.container(&reels[0].container_id).unwrap();
+    assert_eq!(container.bytes as u64, size(&renditions["instagram"]).await);
+    // LinkedIn received the rendition's bytes in its upload parts.
+    assert_eq!(linkedin.posts().len(), 1);
+    let uploaded: usize = linkedin
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.body_len)
+        .sum();
+    assert_eq!(uploaded as u64, size(&renditions["linkedin"]).await);
 }
