@@ -321,6 +321,11 @@ async fn polled_comments_are_triaged_and_answered_through_the_plugin_on(server: 
     )
     .await;
     assert_eq!(status, 204);
+    let (_, removed) = ctx.get("/activity?action=auto_reply_rule.deleted").await;
+    assert_eq!(
+        removed["items"][0]["details"]["rule_id"], off["id"],
+        "{removed}"
+    );
     let (status, on) = ctx
         .post(
             &rules,

@@ -437,8 +437,32 @@ pub async fn delete_rule(
     Path((_ws, account_id, rule_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
     member.require(Role::Editor)?;
-    if !store::delete_rule(&app.db, &member.workspace_id, &account_id, &rule_id).await? {
+    // The removal and its activity entry commit together, like the creation.
+    let mut tx = app.db.write_tx(&format!("rules:{account_id}")).await?;
+    if !store::delete_rule(
+        &app.db,
+        &mut tx,
+        &member.workspace_id,
+        &account_id,
+        &rule_id,
+    )
+    .await?
+    {
         return Err(Problem::not_found(format!("rule `{rule_id}` not found")));
     }
+    crate::store::activity::record_in(
+        &app.db,
+        &mut tx,
+        crate::store::activity::Entry {
+            workspace_id: &member.workspace_id,
+            actor_id: Some(&member.user.id),
+            action: "auto_reply_rule.deleted",
+            subject_type: "account",
+            subject_id: Some(&account_id),
+            details: serde_json::json!({ "rule_id": rule_id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -368,14 +368,20 @@ pub async fn rules(db: &Db, workspace_id: &str, account_id: &str) -> Result<Vec<
 }
 
 /// Deletes a rule of the account; false when there is none.
-pub async fn delete_rule(db: &Db, workspace_id: &str, account_id: &str, id: &str) -> Result<bool> {
+pub async fn delete_rule(
+    db: &Db,
+    tx: &mut Tx,
+    workspace_id: &str,
+    account_id: &str,
+    id: &str,
+) -> Result<bool> {
     let sql =
         db.sql("DELETE FROM auto_reply_rules WHERE id = ? AND workspace_id = ? AND account_id = ?");
-    let n = on_db!(db, |p| sqlx::query(sql)
+    let n = on_tx!(tx, |c| sqlx::query(sql)
         .bind(id)
         .bind(workspace_id)
         .bind(account_id)
-        .execute(p)
+        .execute(&mut **c)
         .await?
         .rows_affected());
     Ok(n == 1)
