@@ -33,6 +33,8 @@ pub struct App {
     pub jobs_waker: Arc<crate::jobs::Waker>,
     /// The host's own outbound HTTP (webhook deliveries), with the plugins' address policy.
     pub outbound: HttpService,
+    /// Failed sign-ins per email, to slow down password guessing.
+    pub signin_throttle: crate::throttle::Throttle,
 }
 
 impl App {
@@ -99,6 +101,7 @@ impl App {
             outbound: HttpService::new(IpPolicy {
                 allowed: config_ranges,
             })?,
+            signin_throttle: Default::default(),
         }))
     }
 

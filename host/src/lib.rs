@@ -21,5 +21,6 @@ pub mod publish;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod webhooks;

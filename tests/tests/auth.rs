@@ -595,3 +595,45 @@ fn now_seconds() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// Password guessing is slowed down: after ten failed sign-ins for an email within 15
+/// minutes the next attempts — the right password included — answer 429 with Retry-After,
+/// known and unknown emails alike; other emails are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_sign_ins_are_throttled_per_email() {
+    let server = test_server().await;
+    let base = server.base.as_str();
+    signup(base, "erin@example.com").await;
+    signup(base, "frank@example.com").await;
+    for email in ["erin@example.com", "nobody@example.com"] {
+        for _ in 0..10 {
+            let (status, wrong) = signin(base, email, "not the password").await;
+            assert_eq!(status, 401, "{wrong}");
+        }
+    }
+    let resp = client()
+        .post(url(base, "/auth/signin"))
+        .json(&json!({ "email": "ERIN@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let (status, throttled) = body(resp).await;
+    assert_eq!(status, 429, "{throttled}");
+    assert_eq!(
+        throttled["type"],
+        "https://plugboard.dev/problems/too-many-attempts"
+    );
+    let (status, unknown) = signin(base, "nobody@example.com", PASSWORD).await;
+    assert_eq!(
+        status, 429,
+        "an unknown email is throttled the same: {unknown}"
+    );
+    let (status, other) = signin(base, "frank@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{other}");
+}

@@ -300,11 +300,25 @@ fn bad_credentials() -> Problem {
         (status = 413, description = "body too large", body = Problem),
         (status = 415, description = "not sent as JSON", body = Problem),
         (status = 401, description = "wrong email or password (the same answer for both)", body = Problem),
-        (status = 422, description = "invalid body", body = Problem)))]
+        (status = 422, description = "invalid body", body = Problem),
+        (status = 429, description = "too many failed sign-ins for this email in 15 minutes; `Retry-After` says when to try again", body = Problem)))]
 pub async fn signin(
     State(app): State<Arc<App>>,
     Json(req): Json<SigninRequest>,
-) -> Result<impl IntoResponse, Problem> {
+) -> Result<axum::response::Response, Problem> {
+    // Throttled by the email as typed (normalised), known or not, so the answer does not
+    // tell which emails have accounts.
+    let key = req.email.trim().to_lowercase();
+    let now = std::time::Instant::now();
+    if let Some(wait) = app.signin_throttle.wait(&key, now) {
+        let secs = wait.as_secs().max(1);
+        let problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-attempts",
+            format!("too many failed sign-ins for this email; try again in {secs} s"),
+        );
+        return Ok(([(header::RETRY_AFTER, secs.to_string())], problem).into_response());
+    }
     let user = match email_field("email", &req.email) {
         Ok(email) => users::by_email(&app.db, &email).await?,
         Err(_) => None,
@@ -318,11 +332,13 @@ pub async fn signin(
         req.password
     };
     if !verify_password(password, stored).await? {
+        app.signin_throttle.failed(&key, now);
         return Err(bad_credentials());
     }
     let user = user.ok_or_else(bad_credentials)?;
+    app.signin_throttle.succeeded(&key);
     let body = start_session(&app, user).await?;
-    Ok((NO_STORE, axum::Json(body)))
+    Ok((NO_STORE, axum::Json(body)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
