@@ -219,19 +219,42 @@ impl Studio {
     }
 }
 
+/// `done` for [`Studio::wait`] that fails the test as soon as the target failed, is in
+/// doubt or paused (unless `done` accepts that), instead of polling until the deadline.
+pub fn fail_fast(done: impl Fn(&Value) -> bool) -> impl Fn(&Value) -> bool {
+    move |t| {
+        done(t) || {
+            assert!(
+                !matches!(
+                    t["status"].as_str().unwrap_or_default(),
+                    "failed" | "in_doubt" | "paused"
+                ),
+                "{t}"
+            );
+            false
+        }
+    }
+}
+
 /// A `w`×`h` JPEG of a gradient.
 pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    image_file(w, h, image::ImageFormat::Jpeg)
+    image_file(w, h, 90, image::ImageFormat::Jpeg)
 }
 
 /// A `w`×`h` PNG of a gradient.
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    image_file(w, h, image::ImageFormat::Png)
+    png_tinted(w, h, 90)
 }
 
-fn image_file(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
+/// A `w`×`h` PNG of a gradient with blue channel `blue`: images of one size that must
+/// still be different files.
+pub fn png_tinted(w: u32, h: u32, blue: u8) -> Vec<u8> {
+    image_file(w, h, blue, image::ImageFormat::Png)
+}
+
+fn image_file(w: u32, h: u32, blue: u8, format: image::ImageFormat) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, blue])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, format).unwrap();
@@ -254,11 +277,16 @@ pub fn ffmpeg(name: &str, args: &[&str]) -> Vec<u8> {
 
 /// An H.264 MP4 (yuv420p, 30 fps, moov first) of `w`×`h`, `secs` long.
 pub fn mp4(w: u32, h: u32, secs: u32) -> Vec<u8> {
+    mp4_at(w, h, secs, 30)
+}
+
+/// An H.264 MP4 (yuv420p, moov first) of `w`×`h`, `secs` long, at `fps` frames a second.
+pub fn mp4_at(w: u32, h: u32, secs: u32, fps: u32) -> Vec<u8> {
     ffmpeg(
         "clip.mp4",
         &[
             "-i",
-            &format!("testsrc=duration={secs}:size={w}x{h}:rate=30"),
+            &format!("testsrc=duration={secs}:size={w}x{h}:rate={fps}"),
             "-pix_fmt",
             "yuv420p",
             "-c:v",

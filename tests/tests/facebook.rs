@@ -5,33 +5,30 @@
 //! publish retried, throttling deferred until Facebook's regain time, content over the
 //! limits refused by validate, and a resumable video upload cut off and resumed.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, jpeg, mp4};
+use plugboard_e2e::test_server;
 use plugboard_simulators::facebook::RecordedPost;
 use plugboard_simulators::graph::{Fault, FaultAction};
 use plugboard_simulators::{FacebookConfig, FacebookSim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 struct Fb {
-    /// Kept alive for the test.
-    _server: TestServer,
+    studio: Studio,
     sim: FacebookSim,
-    token: String,
-    api: String,
     page_id: String,
     /// The Page's account id in the workspace.
     page: String,
 }
 
-impl Fb {
-    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        req.bearer_auth(&self.token)
+impl std::ops::Deref for Fb {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
     }
+}
 
+impl Fb {
     /// `METHOD route` of each request from `from` on, ids replaced by placeholders.
     fn lines(&self, from: usize) -> Vec<String> {
         let app = &self.sim.config().app_id;
@@ -60,64 +57,20 @@ impl Fb {
     }
 
     async fn upload(&self, name: &str, mime: &str, bytes: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(name.to_string())
-                .mime_str(mime)
-                .unwrap(),
-        );
-        let (status, media) = send(
-            self.auth(client().post(format!("{}/media", self.api)))
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
+        self.studio.upload(name, mime, bytes, None).await
     }
 
-    async fn create(&self, body: Value) -> String {
-        let mut body = body;
+    /// Creates a post targeting the Page; returns its id.
+    async fn create(&self, mut body: Value) -> String {
         body["targets"] = json!([self.page]);
-        let (status, post) = send(
-            self.auth(client().post(format!("{}/posts", self.api)))
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
+        self.studio.post(&body).await
     }
 
-    async fn schedule_now(&self, post: &str) {
-        let (status, body) = send(
-            self.auth(client().post(format!("{}/posts/{post}/schedule", self.api)))
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    async fn target(&self, post: &str) -> Value {
-        let (status, body) =
-            send(self.auth(client().get(format!("{}/posts/{post}", self.api)))).await;
-        assert_eq!(status, 200, "{body}");
-        body["targets"][0].clone()
-    }
-
-    async fn wait(&self, post: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let t = self.target(post).await;
-            if done(&t) {
-                return t;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the target never got there; last seen {t}; requests {:#?}",
-                self.lines(0)
-            );
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+    async fn wait_for(&self, post: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.studio
+            .wait(post, 60, done, || format!("{:#?}", self.lines(0)))
+            .await
+            .0
     }
 
     /// Publishes `body` now and waits for `published`; returns the target and where the
@@ -125,9 +78,9 @@ impl Fb {
     async fn publish(&self, body: Value) -> (Value, usize) {
         let post = self.create(body).await;
         let from = self.sim.requests().len();
-        self.schedule_now(&post).await;
+        self.publish_now(&post).await;
         let t = self
-            .wait(&post, |t| {
+            .wait_for(&post, |t| {
                 matches!(
                     t["status"].as_str(),
                     Some("published" | "failed" | "paused" | "in_doubt")
@@ -143,7 +96,8 @@ impl Fb {
         (t, from)
     }
 
-    fn post(&self, remote_id: &str) -> RecordedPost {
+    /// The simulator's post `remote_id`.
+    fn recorded(&self, remote_id: &str) -> RecordedPost {
         self.sim
             .posts()
             .into_iter()
@@ -156,31 +110,14 @@ impl Fb {
 /// through the API.
 async fn setup(settings: Value) -> Fb {
     let server = test_server().await;
-    let bytes = plugin("facebook");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "facebook").await;
     let sim = FacebookSim::start(FacebookConfig {
         processing_ms: 300,
         ..FacebookConfig::default()
     })
     .await
     .unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "owner@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "Bakery").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
-    let http = client();
+    let studio = Studio::open(server, "owner@example.com", "Bakery").await;
     let mut all = json!({
         "client_id": sim.config().app_id,
         "client_secret": sim.config().app_secret,
@@ -190,38 +127,9 @@ async fn setup(settings: Value) -> Fb {
     for (k, v) in settings.as_object().unwrap() {
         all[k] = v.clone();
     }
-    let (status, app) = send(
-        http.post(format!("{api}/apps"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"plugin": "facebook", "name": "Our Facebook app", "settings": all})),
-    )
-    .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/facebook"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let dialog = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(dialog.status(), 302, "{:?}", dialog.text().await);
-    let callback = dialog.headers()["location"].to_str().unwrap().to_string();
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(
-        http.get(format!("{api}/accounts"))
-            .bearer_auth(&owner.access_token),
-    )
-    .await;
+    let app = studio.create_app("facebook", "Our Facebook app", all).await;
+    studio.connect_oauth("facebook", &app["id"]).await;
+    let accounts = studio.accounts().await;
     let list = accounts["accounts"].as_array().unwrap();
     let user = list
         .iter()
@@ -235,12 +143,13 @@ async fn setup(settings: Value) -> Fb {
     );
     let page_id = pages[0].id.clone();
     let (status, selected) = send(
-        http.post(format!(
-            "{api}/accounts/{}/select",
-            user["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&owner.access_token)
-        .json(&json!({"remote_ids": [page_id]})),
+        client()
+            .post(studio.url(&format!(
+                "/accounts/{}/select",
+                user["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&studio.token)
+            .json(&json!({"remote_ids": [page_id]})),
     )
     .await;
     assert_eq!(status, 200, "{selected}");
@@ -260,37 +169,11 @@ async fn setup(settings: Value) -> Fb {
     );
     assert!(sim.requests()[3..].iter().all(|r| r.has_appsecret_proof));
     Fb {
-        _server: server,
+        studio,
         sim,
-        token: owner.access_token,
-        api,
         page_id,
         page,
     }
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-/// An H.264 MP4 of the given size and length, made by the ffmpeg CLI.
-fn mp4(w: u32, h: u32, secs: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=duration={secs}:size={w}x{h}:rate=30"))
-        .args(["-pix_fmt", "yuv420p", "-movflags", "+faststart"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg failed");
-    std::fs::read(out).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,7 +183,7 @@ async fn text_and_link_posts_reach_the_page_feed() {
         .publish(json!({"kind": "text", "text": "Fresh bread at 7", "options": {"link": "https://example.com/menu"}}))
         .await;
     assert_eq!(fb.lines(from), ["POST /{page}/feed"]);
-    let post = fb.post(t["remote_id"].as_str().unwrap());
+    let post = fb.recorded(t["remote_id"].as_str().unwrap());
     assert_eq!(post.kind, "status");
     assert_eq!(post.message.as_deref(), Some("Fresh bread at 7"));
     assert_eq!(post.link.as_deref(), Some("https://example.com/menu"));
@@ -318,7 +201,7 @@ async fn photos_are_pulled_by_url_single_and_multi() {
         .publish(json!({"kind": "image", "text": "Croissants", "media": [media]}))
         .await;
     assert_eq!(fb.lines(from), ["POST /{page}/photos"]);
-    let post = fb.post(t["remote_id"].as_str().unwrap());
+    let post = fb.recorded(t["remote_id"].as_str().unwrap());
     assert_eq!(
         (post.kind.as_str(), post.message.as_deref()),
         ("photo", Some("Croissants"))
@@ -355,7 +238,7 @@ async fn photos_are_pulled_by_url_single_and_multi() {
             .iter()
             .all(|r| r.params.get("published").map(String::as_str) == Some("false"))
     );
-    let post = fb.post(t["remote_id"].as_str().unwrap());
+    let post = fb.recorded(t["remote_id"].as_str().unwrap());
     assert_eq!((post.kind.as_str(), post.media.len()), ("album", 3));
 }
 
@@ -397,7 +280,7 @@ async fn videos_go_through_the_resumable_upload_api() {
     assert_eq!(uploads.iter().map(|r| r.body_bytes).sum::<usize>(), size);
     let remote = t["remote_id"].as_str().unwrap();
     assert_eq!(fb.sim.video_bytes(remote), Some(size));
-    assert_eq!(fb.post(remote).message.as_deref(), Some("How we bake"));
+    assert_eq!(fb.recorded(remote).message.as_deref(), Some("How we bake"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,7 +359,7 @@ async fn reels_go_start_upload_finish_then_processing() {
     assert_eq!(reqs[from + 2].params["video_state"], "PUBLISHED");
     let remote = t["remote_id"].as_str().unwrap();
     assert_eq!(fb.sim.video_bytes(remote), Some(size));
-    let post = fb.post(remote);
+    let post = fb.recorded(remote);
     assert_eq!(
         (post.kind.as_str(), post.message.as_deref()),
         ("reel", Some("Morning shift"))
@@ -496,7 +379,7 @@ async fn photo_stories_use_an_unpublished_photo() {
     );
     assert_eq!(fb.sim.requests()[from].params["published"], "false");
     assert_eq!(
-        fb.post(t["remote_id"].as_str().unwrap()).kind,
+        fb.recorded(t["remote_id"].as_str().unwrap()).kind,
         "photo_story"
     );
 }
@@ -524,7 +407,9 @@ async fn an_expired_page_token_is_refreshed_and_the_publish_retried() {
     );
     assert_eq!(reqs[from + 2].status, Some(200));
     assert_eq!(
-        fb.post(t["remote_id"].as_str().unwrap()).message.as_deref(),
+        fb.recorded(t["remote_id"].as_str().unwrap())
+            .message
+            .as_deref(),
         Some("After a refresh")
     );
 }
@@ -543,9 +428,9 @@ async fn throttling_defers_until_facebooks_regain_time() {
     let post = fb
         .create(json!({"kind": "text", "text": "Too many calls"}))
         .await;
-    fb.schedule_now(&post).await;
+    fb.publish_now(&post).await;
     let t = fb
-        .wait(&post, |t| {
+        .wait_for(&post, |t| {
             t["deferred_reason"]
                 .as_str()
                 .is_some_and(|r| r.contains("rate limit"))
@@ -564,7 +449,9 @@ async fn throttling_defers_until_facebooks_regain_time() {
 async fn content_over_the_limits_is_refused_by_validate() {
     let fb = setup(json!({})).await;
     let validate = |post: String| {
-        let req = fb.auth(client().post(format!("{}/posts/{post}/validate", fb.api)));
+        let req = client()
+            .post(fb.url(&format!("/posts/{post}/validate")))
+            .bearer_auth(&fb.token);
         async move { send(req).await }
     };
     let long = fb
@@ -627,7 +514,7 @@ async fn comments_insights_deletion_and_webhooks() {
         .publish(json!({"kind": "text", "text": "Ask us anything"}))
         .await;
     let remote = t["remote_id"].as_str().unwrap().to_string();
-    let app = fb._server.app().clone();
+    let app = fb.server.app().clone();
     let ws = fb.api.rsplit('/').next().unwrap().to_string();
     let call = |name: &'static str| {
         let (app, ws, page) = (app.clone(), ws.clone(), fb.page.clone());
@@ -771,7 +658,7 @@ async fn comments_insights_deletion_and_webhooks() {
         .await
         .unwrap()
         .unwrap();
-    assert!(fb.post(&remote).deleted);
+    assert!(fb.recorded(&remote).deleted);
 }
 
 /// One refresh of an account at a time, whoever asks: four refreshes of the Page at once
@@ -787,9 +674,10 @@ async fn concurrent_refreshes_of_one_account_reach_the_platform_once() {
         FaultAction::Delay { ms: 1_500 },
     ));
     let from = fb.sim.requests().len();
-    let url = format!("{}/accounts/{}/refresh", fb.api, fb.page);
+    let url = fb.url(&format!("/accounts/{}/refresh", fb.page));
     let answers =
-        futures::future::join_all((0..4).map(|_| send(fb.auth(client().post(&url))))).await;
+        futures::future::join_all((0..4).map(|_| send(client().post(&url).bearer_auth(&fb.token))))
+            .await;
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
         assert!(body["last_refresh_at"].is_string(), "{body}");

@@ -8,25 +8,26 @@
 //! `FINISHED` through pending/check-status, and a container in `ERROR` failing with
 //! Instagram's reason.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, jpeg, mp4_at};
+use plugboard_e2e::test_server;
 use plugboard_simulators::graph::{Fault, FaultAction};
 use plugboard_simulators::instagram::{ContainerKind, RecordedMedia};
 use plugboard_simulators::{InstagramConfig, InstagramSim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 struct Ig {
-    /// Kept alive for the test.
-    server: TestServer,
+    studio: Studio,
     sim: InstagramSim,
-    token: String,
-    api: String,
     /// The Instagram account's id in the workspace.
     account: String,
+}
+
+impl std::ops::Deref for Ig {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
 }
 
 fn sim_config() -> InstagramConfig {
@@ -39,10 +40,6 @@ fn sim_config() -> InstagramConfig {
 }
 
 impl Ig {
-    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        req.bearer_auth(&self.token)
-    }
-
     /// `METHOD route` of each request from `from` on, the account id as `{ig}` and other
     /// numeric ids as `{id}`.
     fn lines(&self, from: usize) -> Vec<String> {
@@ -69,70 +66,21 @@ impl Ig {
     }
 
     async fn upload(&self, name: &str, mime: &str, bytes: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(name.to_string())
-                .mime_str(mime)
-                .unwrap(),
-        );
-        let (status, media) = send(
-            self.auth(client().post(format!("{}/media", self.api)))
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
+        self.studio.upload(name, mime, bytes, None).await
     }
 
-    async fn create(&self, body: Value) -> String {
-        let mut body = body;
+    /// Creates a post targeting the account; returns its id.
+    async fn create(&self, mut body: Value) -> String {
         body["targets"] = json!([self.account]);
-        let (status, post) = send(
-            self.auth(client().post(format!("{}/posts", self.api)))
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
+        self.studio.post(&body).await
     }
 
-    async fn schedule_now(&self, post: &str) {
-        let (status, body) = send(
-            self.auth(client().post(format!("{}/posts/{post}/schedule", self.api)))
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    async fn target(&self, post: &str) -> Value {
-        let (status, body) =
-            send(self.auth(client().get(format!("{}/posts/{post}", self.api)))).await;
-        assert_eq!(status, 200, "{body}");
-        body["targets"][0].clone()
-    }
-
-    /// Waits until `done`; returns the target and every status seen on the way.
-    async fn wait(&self, post: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        let mut seen: Vec<String> = Vec::new();
-        loop {
-            let t = self.target(post).await;
-            let status = t["status"].as_str().unwrap_or_default().to_string();
-            if seen.last() != Some(&status) {
-                seen.push(status);
-            }
-            if done(&t) {
-                return (t, seen);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the target never got there; last seen {t}; requests {:#?}",
-                self.lines(0)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// Waits until `done` (for at most a minute); returns the target and every status
+    /// seen on the way.
+    async fn wait_for(&self, post: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
+        self.studio
+            .wait(post, 60, done, || format!("{:#?}", self.lines(0)))
+            .await
     }
 
     /// Publishes `body` now and waits for an end state; returns the target, the statuses
@@ -140,9 +88,9 @@ impl Ig {
     async fn run(&self, body: Value) -> (Value, Vec<String>, usize) {
         let post = self.create(body).await;
         let from = self.sim.requests().len();
-        self.schedule_now(&post).await;
+        self.publish_now(&post).await;
         let (t, seen) = self
-            .wait(&post, |t| {
+            .wait_for(&post, |t| {
                 matches!(
                     t["status"].as_str(),
                     Some("published" | "failed" | "paused" | "in_doubt")
@@ -188,33 +136,13 @@ fn assert_flow(lines: &[String], creates: usize) {
     assert_eq!(end, ["POST /{ig}/media_publish", "GET /{id}"], "{lines:#?}");
 }
 
-async fn install(server: &TestServer) {
-    let bytes = plugin("instagram");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
-}
-
 /// A server with the plugin, a simulator, an app and the account connected through the
 /// API with Instagram Login.
 async fn setup(config: InstagramConfig, settings: Value) -> Ig {
     let server = test_server().await;
-    install(&server).await;
+    platform::install(&server, "instagram").await;
     let sim = InstagramSim::start(config).await.unwrap();
-    let base = server.base.clone();
-    let owner = signup(&base, "owner@example.com").await;
-    let ws = create_workspace(&base, &owner.access_token, "Bakery").await;
-    let api = format!("{base}/api/v1/workspaces/{ws}");
+    let studio = Studio::open(server, "owner@example.com", "Bakery").await;
     let mut all = json!({
         "client_id": sim.config().app_id,
         "client_secret": sim.config().app_secret,
@@ -226,7 +154,7 @@ async fn setup(config: InstagramConfig, settings: Value) -> Ig {
         all[k] = v.clone();
     }
     let facebook = all["login"] == "facebook";
-    let connected = connect(&api, &owner.access_token, all).await;
+    let connected = connect(&studio, all).await;
     let lines: Vec<String> = sim.requests().iter().map(|r| r.line()).collect();
     let account = if facebook {
         assert_eq!(
@@ -248,11 +176,11 @@ async fn setup(config: InstagramConfig, settings: Value) -> Ig {
             .clone();
         let (status, selected) = send(
             client()
-                .post(format!(
-                    "{api}/accounts/{}/select",
+                .post(studio.url(&format!(
+                    "/accounts/{}/select",
                     user["id"].as_str().unwrap()
-                ))
-                .bearer_auth(&owner.access_token)
+                )))
+                .bearer_auth(&studio.token)
                 .json(&json!({"remote_ids": [sim.user_id()]})),
         )
         .await;
@@ -277,69 +205,19 @@ async fn setup(config: InstagramConfig, settings: Value) -> Ig {
     };
     assert!(sim.requests()[3].has_appsecret_proof);
     Ig {
-        server,
+        studio,
         sim,
-        token: owner.access_token,
-        api,
         account,
     }
 }
 
 /// Creates the app, walks the login redirect and returns the workspace's accounts.
-async fn connect(api: &str, token: &str, settings: Value) -> Value {
-    let http = client();
-    let (status, app) =
-        send(http.post(format!("{api}/apps")).bearer_auth(token).json(
-            &json!({"plugin": "instagram", "name": "Our Instagram app", "settings": settings}),
-        ))
+async fn connect(studio: &Studio, settings: Value) -> Value {
+    let app = studio
+        .create_app("instagram", "Our Instagram app", settings)
         .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/instagram"))
-            .bearer_auth(token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 302, "{:?}", login.text().await);
-    let callback = login.headers()["location"].to_str().unwrap().to_string();
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(http.get(format!("{api}/accounts")).bearer_auth(token)).await;
-    accounts
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-/// An H.264 MP4 of the given size, length and frame rate, made by the ffmpeg CLI.
-fn mp4(w: u32, h: u32, secs: u32, fps: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=duration={secs}:size={w}x{h}:rate={fps}"))
-        .args(["-pix_fmt", "yuv420p", "-movflags", "+faststart"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg failed");
-    std::fs::read(out).unwrap()
+    studio.connect_oauth("instagram", &app["id"]).await;
+    studio.accounts().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,7 +263,7 @@ async fn an_image_goes_container_status_publish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reel_is_pending_while_processing_then_published() {
     let ig = setup(sim_config(), json!({})).await;
-    let file = mp4(540, 960, 3, 30);
+    let file = mp4_at(540, 960, 3, 30);
     let size = file.len();
     let media = ig.upload("reel.mp4", "video/mp4", file).await;
     let (t, seen, from) = ig
@@ -434,7 +312,7 @@ async fn image_and_video_stories_carry_no_caption() {
     );
 
     let video = ig
-        .upload("story.mp4", "video/mp4", mp4(540, 960, 3, 30))
+        .upload("story.mp4", "video/mp4", mp4_at(540, 960, 3, 30))
         .await;
     let (t, _, from) = ig
         .publish(json!({"kind": "story", "text": "", "media": [video]}))
@@ -453,7 +331,9 @@ async fn a_carousel_makes_item_containers_then_the_carousel() {
     let ig = setup(sim_config(), json!({})).await;
     let a = ig.upload("a.jpg", "image/jpeg", jpeg(800, 800)).await;
     let b = ig.upload("b.jpg", "image/jpeg", jpeg(800, 800)).await;
-    let c = ig.upload("c.mp4", "video/mp4", mp4(640, 640, 3, 30)).await;
+    let c = ig
+        .upload("c.mp4", "video/mp4", mp4_at(640, 640, 3, 30))
+        .await;
     let (t, _, from) = ig
         .publish(json!({"kind": "carousel", "text": "Three loaves", "media": [a, b, c]}))
         .await;
@@ -518,8 +398,12 @@ async fn an_expired_session_is_refreshed_and_the_publish_retried() {
             .as_deref(),
         Some("After a refresh")
     );
-    let (_, account) =
-        send(ig.auth(client().get(format!("{}/accounts/{}", ig.api, ig.account)))).await;
+    let (_, account) = send(
+        client()
+            .get(ig.url(&format!("/accounts/{}", ig.account)))
+            .bearer_auth(&ig.token),
+    )
+    .await;
     assert!(account["last_refresh_at"].is_string(), "{account}");
 }
 
@@ -538,9 +422,9 @@ async fn throttling_defers_until_instagrams_regain_time() {
     let post = ig
         .create(json!({"kind": "image", "text": "Too many calls", "media": [media]}))
         .await;
-    ig.schedule_now(&post).await;
+    ig.publish_now(&post).await;
     let (t, _) = ig
-        .wait(&post, |t| {
+        .wait_for(&post, |t| {
             t["deferred_reason"]
                 .as_str()
                 .is_some_and(|r| r.contains("rate limit"))
@@ -573,8 +457,10 @@ async fn the_daily_quota_is_checked_before_publishing() {
         .create(json!({"kind": "image", "text": "One too many", "media": [second]}))
         .await;
     let from = ig.sim.requests().len();
-    ig.schedule_now(&post).await;
-    let (t, _) = ig.wait(&post, |t| t["deferred_reason"].is_string()).await;
+    ig.publish_now(&post).await;
+    let (t, _) = ig
+        .wait_for(&post, |t| t["deferred_reason"].is_string())
+        .await;
     assert_eq!(t["status"], "queued", "{t}");
     let reason = t["deferred_reason"].as_str().unwrap();
     assert!(reason.contains("allows 1 posts per 24 hours"), "{reason}");
@@ -597,7 +483,9 @@ async fn the_daily_quota_is_checked_before_publishing() {
 async fn content_over_the_limits_is_refused_by_validate() {
     let ig = setup(sim_config(), json!({})).await;
     let validate = |post: String| {
-        let req = ig.auth(client().post(format!("{}/posts/{post}/validate", ig.api)));
+        let req = client()
+            .post(ig.url(&format!("/posts/{post}/validate")))
+            .bearer_auth(&ig.token);
         async move {
             let (status, report) = send(req).await;
             assert_eq!(status, 200, "{report}");
@@ -679,7 +567,7 @@ async fn a_container_in_error_fails_with_instagrams_reason() {
     // 15 fps passes validate (the contract has no minimum frame rate) but not Instagram's
     // processing, which takes 23–60 fps.
     let media = ig
-        .upload("slow.mp4", "video/mp4", mp4(540, 960, 3, 15))
+        .upload("slow.mp4", "video/mp4", mp4_at(540, 960, 3, 15))
         .await;
     let (t, _, from) = ig
         .run(json!({"kind": "reel", "text": "Too slow", "media": [media]}))

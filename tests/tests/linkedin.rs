@@ -4,107 +4,40 @@
 //! deferred with LinkedIn's reset, over-limit content refused by validate, an interrupted
 //! video part resumed without re-sending acknowledged parts).
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio, jpeg, png_tinted};
+use plugboard_e2e::test_server;
 use plugboard_simulators::linkedin::{LinkedinFault, LinkedinFaultAction, LinkedinRequest};
 use plugboard_simulators::{LinkedinConfig, LinkedinSim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 struct Ctx {
-    server: TestServer,
+    studio: Studio,
     sim: LinkedinSim,
-    token: String,
-    ws: String,
     member: String,
     org: String,
 }
 
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
+}
+
 impl Ctx {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1/workspaces/{}{path}", self.server.base, self.ws)
-    }
-
-    async fn upload(&self, bytes: Vec<u8>, name: &str, mime: &str, alt: &str) -> String {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes)
-                    .file_name(name.to_string())
-                    .mime_str(mime)
-                    .unwrap(),
-            )
-            .text("alt_text", alt.to_string());
-        let (status, media) = send(
-            client()
-                .post(self.url("/media"))
-                .bearer_auth(&self.token)
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
-    }
-
-    async fn draft(&self, body: Value) -> String {
-        let (status, post) = send(
-            client()
-                .post(self.url("/posts"))
-                .bearer_auth(&self.token)
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
-    }
-
-    async fn publish_now(&self, post_id: &str) {
-        let (status, body) = send(
-            client()
-                .post(self.url(&format!("/posts/{post_id}/schedule")))
-                .bearer_auth(&self.token)
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    /// Polls until the target satisfies `done`; returns it and every status seen.
-    async fn wait(&self, post_id: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
-        let mut seen: Vec<String> = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let (_, post) = send(
-                client()
-                    .get(self.url(&format!("/posts/{post_id}")))
-                    .bearer_auth(&self.token),
-            )
-            .await;
-            let target = post["targets"][0].clone();
-            let status = target["status"].as_str().unwrap_or_default().to_string();
-            if seen.last() != Some(&status) {
-                seen.push(status.clone());
-            }
-            if done(&target) {
-                return (target, seen);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never done; last: {target}"
-            );
-            assert!(
-                status != "failed" && status != "in_doubt" && status != "paused",
-                "{target}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// Polls until the target satisfies `done` (for at most a minute), failing fast on a
+    /// target that failed, is in doubt or paused; returns it and every status seen.
+    async fn wait_for(&self, post_id: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
+        self.studio
+            .wait(post_id, 60, platform::fail_fast(done), || {
+                format!("{:?}", self.sequence(0))
+            })
+            .await
     }
 
     async fn published(&self, post_id: &str) -> (Value, Vec<String>) {
-        self.wait(post_id, |t| t["status"] == "published").await
+        self.wait_for(post_id, |t| t["status"] == "published").await
     }
 
     /// The simulator's requests from `since` on, as `METHOD path` with upload ids and
@@ -143,20 +76,7 @@ fn seq(items: &[(&str, u16)]) -> Vec<(String, u16)> {
 
 async fn setup(adjust: impl FnOnce(&mut LinkedinConfig)) -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("linkedin");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "linkedin").await;
     let mut config = LinkedinConfig {
         redirect_uris: vec![format!("{}/api/v1/accounts/callback", server.base)],
         video_processing_ms: 1500,
@@ -164,44 +84,21 @@ async fn setup(adjust: impl FnOnce(&mut LinkedinConfig)) -> Ctx {
     };
     adjust(&mut config);
     let sim = LinkedinSim::start(config.clone()).await.unwrap();
-    let owner = signup(&server.base, "owner@example.com").await;
-    let ws = create_workspace(&server.base, &owner.access_token, "Studio").await;
-    let api = format!("{}/api/v1/workspaces/{ws}", server.base);
-    let http = client();
-    let (status, app) = send(http.post(format!("{api}/apps")).bearer_auth(&owner.access_token).json(&json!({
-        "plugin": "linkedin", "name": "Our LinkedIn app",
-        "settings": {"client_id": config.client_id, "client_secret": config.client_secret, "api_url": sim.base_url(), "oauth_url": sim.base_url(), "organizations": "true"}
-    }))).await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/linkedin"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let at_linkedin = no_redirects
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(at_linkedin.status(), 302);
-    let callback = at_linkedin.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(callback.contains("code="), "{callback}");
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(
-        http.get(format!("{api}/accounts"))
-            .bearer_auth(&owner.access_token),
-    )
-    .await;
+    let studio = Studio::open(server, "owner@example.com", "Studio").await;
+    let app = studio
+        .create_app(
+            "linkedin",
+            "Our LinkedIn app",
+            json!({"client_id": config.client_id, "client_secret": config.client_secret, "api_url": sim.base_url(), "oauth_url": sim.base_url(), "organizations": "true"}),
+        )
+        .await;
+    let connection = studio.connect_oauth("linkedin", &app["id"]).await;
+    assert!(
+        connection.callback.contains("code="),
+        "{}",
+        connection.callback
+    );
+    let accounts = studio.accounts().await;
     let list = accounts["accounts"].as_array().unwrap();
     let member = list
         .iter()
@@ -216,8 +113,9 @@ async fn setup(adjust: impl FnOnce(&mut LinkedinConfig)) -> Ctx {
     assert_eq!(org["display_name"], "Analytical Engines Ltd");
     let member_id = member["id"].as_str().unwrap().to_string();
     let (status, chosen) = send(
-        http.post(format!("{api}/accounts/{member_id}/select"))
-            .bearer_auth(&owner.access_token)
+        client()
+            .post(studio.url(&format!("/accounts/{member_id}/select")))
+            .bearer_auth(&studio.token)
             .json(&json!({"remote_ids": ["organization:2414183"]})),
     )
     .await;
@@ -225,58 +123,14 @@ async fn setup(adjust: impl FnOnce(&mut LinkedinConfig)) -> Ctx {
     Ctx {
         member: member_id,
         org: org["id"].as_str().unwrap().to_string(),
-        server,
+        studio,
         sim,
-        token: owner.access_token,
-        ws,
     }
 }
 
-fn png(w: u32, h: u32, shade: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 251) as u8, (y % 251) as u8, shade])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x * 3 % 256) as u8, (y * 5 % 256) as u8, 90])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-/// A 4-second H.264 MP4 made by ffmpeg's test source.
+/// A 4-second 320×240 H.264 MP4 made by ffmpeg's test source.
 fn mp4() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=15",
-            "-t",
-            "4",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-movflags",
-            "+faststart",
-        ])
-        .arg(&path)
-        .status()
-        .expect("running ffmpeg");
-    assert!(status.success());
-    std::fs::read(path).unwrap()
+    platform::mp4(320, 240, 4)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +140,7 @@ async fn text_image_and_multi_image_as_member_and_organization() {
     // Text as the member; reserved little-text characters arrive escaped.
     let start = c.sim.requests().len();
     let post = c
-        .draft(
+        .post(&
             json!({"kind": "text", "text": "Launch day (v2) #shipping @team", "targets": [c.member],
         "variants": {"linkedin": {"options": {"visibility": "CONNECTIONS"}}}}),
         )
@@ -306,10 +160,15 @@ async fn text_image_and_multi_image_as_member_and_organization() {
 
     // One image as the organization.
     let image = c
-        .upload(png(640, 480, 10), "cover.png", "image/png", "The cover")
+        .upload(
+            "cover.png",
+            "image/png",
+            png_tinted(640, 480, 10),
+            Some("The cover"),
+        )
         .await;
     let start = c.sim.requests().len();
-    let post = c.draft(json!({"kind": "image", "text": "Our new engine", "media": [image], "targets": [c.org]})).await;
+    let post = c.post(&json!({"kind": "image", "text": "Our new engine", "media": [image], "targets": [c.org]})).await;
     c.publish_now(&post).await;
     c.published(&post).await;
     assert_eq!(
@@ -329,16 +188,21 @@ async fn text_image_and_multi_image_as_member_and_organization() {
     let mut ids = Vec::new();
     for shade in [20u8, 40] {
         ids.push(
-            c.upload(png(300, 200, shade), "a.png", "image/png", "A photo")
-                .await,
+            c.upload(
+                "a.png",
+                "image/png",
+                png_tinted(300, 200, shade),
+                Some("A photo"),
+            )
+            .await,
         );
     }
     ids.push(
-        c.upload(jpeg(200, 300), "b.jpg", "image/jpeg", "Another photo")
+        c.upload("b.jpg", "image/jpeg", jpeg(200, 300), Some("Another photo"))
             .await,
     );
     let start = c.sim.requests().len();
-    let post = c.draft(json!({"kind": "multi-image", "text": "Three views", "media": ids, "targets": [c.member]})).await;
+    let post = c.post(&json!({"kind": "multi-image", "text": "Three views", "media": ids, "targets": [c.member]})).await;
     c.publish_now(&post).await;
     c.published(&post).await;
     let image_steps = [
@@ -351,7 +215,7 @@ async fn text_image_and_multi_image_as_member_and_organization() {
     let li = c.sim.posts();
     assert_eq!(li[2].content, "multiImage");
     assert_eq!(li[2].media.len(), 3);
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,7 +226,12 @@ async fn video_resumes_an_interrupted_part_and_publishes_after_processing() {
     assert!(parts >= 3, "the clip is only {} bytes", clip.len());
     let c = setup(|cfg| cfg.video_part_bytes = part as u64).await;
     let video = c
-        .upload(clip.clone(), "clip.mp4", "video/mp4", "A test pattern")
+        .upload(
+            "clip.mp4",
+            "video/mp4",
+            clip.clone(),
+            Some("A test pattern"),
+        )
         .await;
     // The second part's upload breaks once: only that part is sent again.
     c.sim.inject(
@@ -378,8 +247,8 @@ async fn video_resumes_an_interrupted_part_and_publishes_after_processing() {
     );
     let start = c.sim.requests().len();
     let post = c
-        .draft(
-            json!({"kind": "video", "text": "Watch this", "media": [video], "targets": [c.member],
+        .post(
+            &json!({"kind": "video", "text": "Watch this", "media": [video], "targets": [c.member],
         "variants": {"linkedin": {"options": {"title": "Test pattern"}}}}),
         )
         .await;
@@ -417,7 +286,7 @@ async fn video_resumes_an_interrupted_part_and_publishes_after_processing() {
     let li = c.sim.posts();
     assert_eq!(li[0].content, "media");
     assert!(li[0].media[0].starts_with("urn:li:video:"));
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,7 +295,7 @@ async fn expired_token_is_refreshed_and_the_publish_retried() {
     c.sim.expire_tokens();
     let start = c.sim.requests().len();
     let post = c
-        .draft(json!({"kind": "text", "text": "After a refresh", "targets": [c.member]}))
+        .post(&json!({"kind": "text", "text": "After a refresh", "targets": [c.member]}))
         .await;
     c.publish_now(&post).await;
     c.published(&post).await;
@@ -447,7 +316,7 @@ async fn expired_token_is_refreshed_and_the_publish_retried() {
             .contains("grant_type=refresh_token"),
         "{refresh:?}"
     );
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 /// An organization posts with its administrator's token: an expired token is refreshed on
@@ -458,7 +327,7 @@ async fn an_organizations_expired_token_is_refreshed_through_its_parent() {
     c.sim.expire_tokens();
     let start = c.sim.requests().len();
     let post = c
-        .draft(json!({"kind": "text", "text": "Org after a refresh", "targets": [c.org]}))
+        .post(&json!({"kind": "text", "text": "Org after a refresh", "targets": [c.org]}))
         .await;
     c.publish_now(&post).await;
     c.published(&post).await;
@@ -470,7 +339,7 @@ async fn an_organizations_expired_token_is_refreshed_through_its_parent() {
             ("POST /rest/posts", 201)
         ])
     );
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -484,11 +353,11 @@ async fn throttle_defers_until_linkedins_reset() {
         },
     ));
     let post = c
-        .draft(json!({"kind": "text", "text": "Throttled", "targets": [c.member]}))
+        .post(&json!({"kind": "text", "text": "Throttled", "targets": [c.member]}))
         .await;
     c.publish_now(&post).await;
     let (target, _) = c
-        .wait(&post, |t| {
+        .wait_for(&post, |t| {
             t["deferred_reason"].is_string() && t["status"] == "queued"
         })
         .await;
@@ -496,14 +365,14 @@ async fn throttle_defers_until_linkedins_reset() {
     assert!(reason.contains("5400 s"), "{reason}");
     assert!(reason.contains("throttle"), "{reason}");
     assert!(c.sim.posts().is_empty());
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_refuses_what_linkedin_would() {
     let c = setup(|_| {}).await;
     let image = c
-        .upload(png(64, 64, 1), "one.png", "image/png", "One")
+        .upload("one.png", "image/png", png_tinted(64, 64, 1), Some("One"))
         .await;
     let long = "é".repeat(3001);
     let check = |post: String| {
@@ -521,7 +390,7 @@ async fn validate_refuses_what_linkedin_would() {
         }
     };
     let problems = check(
-        c.draft(json!({"kind": "text", "text": long, "targets": [c.member]}))
+        c.post(&json!({"kind": "text", "text": long, "targets": [c.member]}))
             .await,
     )
     .await;
@@ -530,7 +399,7 @@ async fn validate_refuses_what_linkedin_would() {
         problems[0]["message"],
         "LinkedIn allows 3000 characters; this text counts 3001 (1 too many)"
     );
-    let problems = check(c.draft(json!({"kind": "multi-image", "text": "Just one", "media": [image], "targets": [c.member]})).await).await;
+    let problems = check(c.post(&json!({"kind": "multi-image", "text": "Just one", "media": [image], "targets": [c.member]})).await).await;
     assert!(
         problems
             .as_array()
@@ -539,8 +408,8 @@ async fn validate_refuses_what_linkedin_would() {
             .any(|p| p["code"] == "too-few-media"),
         "{problems}"
     );
-    let problems = check(c.draft(json!({"kind": "text", "text": "Hi", "targets": [c.org], "variants": {"linkedin": {"options": {"visibility": "CONNECTIONS"}}}})).await).await;
+    let problems = check(c.post(&json!({"kind": "text", "text": "Hi", "targets": [c.org], "variants": {"linkedin": {"options": {"visibility": "CONNECTIONS"}}}})).await).await;
     assert_eq!(problems[0]["field"], "options.visibility", "{problems}");
     assert!(c.sim.requests().iter().all(|r| r.path != "/rest/posts"));
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }

@@ -4,102 +4,44 @@
 //! expired token refreshed, the daily quota deferring to midnight Pacific, and metadata
 //! over YouTube's limits refused by validate.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
-use plugboard_e2e::api::{client, create_workspace, send, signup};
-use plugboard_e2e::{TestServer, plugin, test_server};
+use plugboard_e2e::api::{client, send};
+use plugboard_e2e::platform::{self, Studio};
+use plugboard_e2e::test_server;
 use plugboard_simulators::youtube::{YoutubeFault, YoutubeFaultAction, YoutubeRequest};
 use plugboard_simulators::{YoutubeConfig, YoutubeSim};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The plugin sends chunks of this size (the app setting `chunk_bytes`): 256 KiB.
 const CHUNK: usize = 256 * 1024;
 
 struct Ctx {
-    server: TestServer,
+    studio: Studio,
     sim: YoutubeSim,
-    token: String,
-    ws: String,
     channel: String,
 }
 
+impl std::ops::Deref for Ctx {
+    type Target = Studio;
+    fn deref(&self) -> &Studio {
+        &self.studio
+    }
+}
+
 impl Ctx {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1/workspaces/{}{path}", self.server.base, self.ws)
+    async fn upload_clip(&self, bytes: Vec<u8>) -> String {
+        self.studio
+            .upload("clip.mp4", "video/mp4", bytes, None)
+            .await
     }
 
-    async fn upload(&self, bytes: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name("clip.mp4")
-                .mime_str("video/mp4")
-                .unwrap(),
-        );
-        let (status, media) = send(
-            client()
-                .post(self.url("/media"))
-                .bearer_auth(&self.token)
-                .multipart(form),
-        )
-        .await;
-        assert_eq!(status, 201, "{media}");
-        media["id"].as_str().unwrap().to_string()
-    }
-
-    async fn draft(&self, body: Value) -> String {
-        let (status, post) = send(
-            client()
-                .post(self.url("/posts"))
-                .bearer_auth(&self.token)
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, 201, "{post}");
-        post["id"].as_str().unwrap().to_string()
-    }
-
-    async fn publish_now(&self, post_id: &str) {
-        let (status, body) = send(
-            client()
-                .post(self.url(&format!("/posts/{post_id}/schedule")))
-                .bearer_auth(&self.token)
-                .json(&json!({})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
-    async fn wait(&self, post_id: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
-        let mut seen: Vec<String> = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let (_, post) = send(
-                client()
-                    .get(self.url(&format!("/posts/{post_id}")))
-                    .bearer_auth(&self.token),
-            )
-            .await;
-            let target = post["targets"][0].clone();
-            let status = target["status"].as_str().unwrap_or_default().to_string();
-            if seen.last() != Some(&status) {
-                seen.push(status.clone());
-            }
-            if done(&target) {
-                return (target, seen);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never done; last: {target}"
-            );
-            assert!(
-                !matches!(status.as_str(), "failed" | "in_doubt" | "paused"),
-                "{target}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// Polls until the target satisfies `done` (for at most a minute), failing fast on a
+    /// target that failed, is in doubt or paused; returns it and every status seen.
+    async fn wait_for(&self, post_id: &str, done: impl Fn(&Value) -> bool) -> (Value, Vec<String>) {
+        self.studio
+            .wait(post_id, 60, platform::fail_fast(done), || {
+                format!("{:?}", self.sequence(0))
+            })
+            .await
     }
 
     fn sequence(&self, since: usize) -> Vec<String> {
@@ -121,20 +63,7 @@ fn shape(r: &YoutubeRequest) -> String {
 
 async fn setup(adjust: impl FnOnce(&mut YoutubeConfig)) -> Ctx {
     let server = test_server().await;
-    let bytes = plugin("youtube");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    platform::install(&server, "youtube").await;
     let mut config = YoutubeConfig {
         redirect_uris: vec![format!("{}/api/v1/accounts/callback", server.base)],
         processing_ms: 1500,
@@ -142,46 +71,23 @@ async fn setup(adjust: impl FnOnce(&mut YoutubeConfig)) -> Ctx {
     };
     adjust(&mut config);
     let sim = YoutubeSim::start(config.clone()).await.unwrap();
-    let owner = signup(&server.base, "owner@example.com").await;
-    let ws = create_workspace(&server.base, &owner.access_token, "Studio").await;
-    let api = format!("{}/api/v1/workspaces/{ws}", server.base);
-    let http = client();
+    let studio = Studio::open(server, "owner@example.com", "Studio").await;
     let base = sim.base_url();
-    let (status, app) = send(http.post(format!("{api}/apps")).bearer_auth(&owner.access_token).json(&json!({
-        "plugin": "youtube", "name": "Our Google project",
-        "settings": {"client_id": config.client_id, "client_secret": config.client_secret, "oauth_url": base, "token_url": base, "api_url": base, "chunk_bytes": CHUNK.to_string()}
-    }))).await;
-    assert_eq!(status, 201, "{app}");
-    let (status, started) = send(
-        http.post(format!("{api}/accounts/connect/youtube"))
-            .bearer_auth(&owner.access_token)
-            .json(&json!({"app_id": app["id"]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let authorize_url = started["authorize_url"].as_str().unwrap();
+    let app = studio
+        .create_app(
+            "youtube",
+            "Our Google project",
+            json!({"client_id": config.client_id, "client_secret": config.client_secret, "oauth_url": base, "token_url": base, "api_url": base, "chunk_bytes": CHUNK.to_string()}),
+        )
+        .await;
+    let connection = studio.connect_oauth("youtube", &app["id"]).await;
+    let authorize_url = &connection.authorize_url;
     assert!(
         authorize_url.contains("code_challenge_method=S256")
             && authorize_url.contains("access_type=offline"),
         "{authorize_url}"
     );
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let at_google = no_redirects.get(authorize_url).send().await.unwrap();
-    assert_eq!(at_google.status(), 302);
-    let callback = at_google.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let (status, connected) = send(no_redirects.get(&callback)).await;
-    assert!(status == 200 || status == 201, "{connected}");
-    let (_, accounts) = send(
-        http.get(format!("{api}/accounts"))
-            .bearer_auth(&owner.access_token),
-    )
-    .await;
+    let accounts = studio.accounts().await;
     let channel = accounts["accounts"]
         .as_array()
         .unwrap()
@@ -193,25 +99,17 @@ async fn setup(adjust: impl FnOnce(&mut YoutubeConfig)) -> Ctx {
     assert_eq!(channel["display_name"], "Plugboard Test Channel");
     Ctx {
         channel: channel["id"].as_str().unwrap().to_string(),
-        server,
+        studio,
         sim,
-        token: owner.access_token,
-        ws,
     }
 }
 
 /// An H.264 MP4 from ffmpeg's test source, `w`×`h`, `secs` long, with noise so that it
 /// is large enough to take several 256 KiB chunks.
 fn mp4(w: u32, h: u32, secs: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
+    platform::ffmpeg(
+        "clip.mp4",
+        &[
             "-i",
             &format!("testsrc=size={w}x{h}:rate=25"),
             "-t",
@@ -226,12 +124,8 @@ fn mp4(w: u32, h: u32, secs: u32) -> Vec<u8> {
             "3M",
             "-movflags",
             "+faststart",
-        ])
-        .arg(&path)
-        .status()
-        .expect("running ffmpeg");
-    assert!(status.success());
-    std::fs::read(path).unwrap()
+        ],
+    )
 }
 
 fn chunk_ranges(total: usize) -> Vec<String> {
@@ -252,12 +146,12 @@ async fn video_and_short_upload_in_chunks_and_publish_after_processing() {
     let c = setup(|_| {}).await;
     let clip = mp4(640, 360, 3);
     assert!(clip.len() > 2 * CHUNK, "only {} bytes", clip.len());
-    let media = c.upload(clip.clone()).await;
+    let media = c.upload_clip(clip.clone()).await;
     let start = c.sim.requests().len();
-    let post = c.draft(json!({"kind": "video", "text": "A test pattern, explained", "media": [media], "targets": [c.channel],
+    let post = c.post(&json!({"kind": "video", "text": "A test pattern, explained", "media": [media], "targets": [c.channel],
         "variants": {"youtube": {"options": {"title": "Test pattern", "tags": "test, pattern, ffmpeg", "category_id": "28", "privacy_status": "unlisted", "made_for_kids": "false"}}}})).await;
     c.publish_now(&post).await;
-    let (target, seen) = c.wait(&post, |t| t["status"] == "published").await;
+    let (target, seen) = c.wait_for(&post, |t| t["status"] == "published").await;
     assert!(seen.iter().any(|s| s == "pending"), "{seen:?}");
     let got = c.sequence(start);
     let mut expected = vec![
@@ -283,12 +177,12 @@ async fn video_and_short_upload_in_chunks_and_publish_after_processing() {
 
     // A vertical Short, scheduled privately for later publication by YouTube.
     let short = mp4(360, 640, 3);
-    let media = c.upload(short.clone()).await;
+    let media = c.upload_clip(short.clone()).await;
     let start = c.sim.requests().len();
-    let post = c.draft(json!({"kind": "short", "text": "Vertical test #Shorts", "media": [media], "targets": [c.channel],
+    let post = c.post(&json!({"kind": "short", "text": "Vertical test #Shorts", "media": [media], "targets": [c.channel],
         "variants": {"youtube": {"options": {"privacy_status": "private", "publish_at": "2099-01-01T12:00:00Z"}}}})).await;
     c.publish_now(&post).await;
-    let (target, _) = c.wait(&post, |t| t["status"] == "published").await;
+    let (target, _) = c.wait_for(&post, |t| t["status"] == "published").await;
     let got = c.sequence(start);
     assert_eq!(
         got[1..=chunk_ranges(short.len()).len()],
@@ -308,7 +202,7 @@ async fn video_and_short_upload_in_chunks_and_publish_after_processing() {
             .contains("/shorts/"),
         "{target}"
     );
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,7 +211,7 @@ async fn a_broken_transfer_resumes_from_the_acknowledged_byte() {
     let clip = mp4(640, 360, 3);
     let total = clip.len();
     assert!(total > 3 * CHUNK, "only {total} bytes");
-    let media = c.upload(clip).await;
+    let media = c.upload_clip(clip).await;
     // The second chunk's transfer breaks after 100,000 bytes; YouTube keeps only whole
     // 256 KiB units, so it acknowledges the first chunk alone.
     c.sim.inject(
@@ -332,12 +226,12 @@ async fn a_broken_transfer_resumes_from_the_acknowledged_byte() {
     );
     let start = c.sim.requests().len();
     let post = c
-        .draft(
-            json!({"kind": "video", "text": "Resumed", "media": [media], "targets": [c.channel]}),
+        .post(
+            &json!({"kind": "video", "text": "Resumed", "media": [media], "targets": [c.channel]}),
         )
         .await;
     c.publish_now(&post).await;
-    c.wait(&post, |t| t["status"] == "published").await;
+    c.wait_for(&post, |t| t["status"] == "published").await;
     let got = c.sequence(start);
     let chunks = chunk_ranges(total);
     let mut expected = vec![
@@ -364,18 +258,18 @@ async fn a_broken_transfer_resumes_from_the_acknowledged_byte() {
         .map(|r| r.body_len)
         .sum();
     assert_eq!(sent, total + CHUNK);
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_is_refreshed_and_the_upload_retried() {
     let c = setup(|_| {}).await;
-    let media = c.upload(mp4(320, 240, 1)).await;
+    let media = c.upload_clip(mp4(320, 240, 1)).await;
     c.sim.expire_tokens();
     let start = c.sim.requests().len();
-    let post = c.draft(json!({"kind": "video", "text": "After a refresh", "media": [media], "targets": [c.channel]})).await;
+    let post = c.post(&json!({"kind": "video", "text": "After a refresh", "media": [media], "targets": [c.channel]})).await;
     c.publish_now(&post).await;
-    c.wait(&post, |t| t["status"] == "published").await;
+    c.wait_for(&post, |t| t["status"] == "published").await;
     let got = c.sequence(start);
     assert_eq!(
         got[..3],
@@ -393,24 +287,24 @@ async fn expired_token_is_refreshed_and_the_upload_retried() {
             .unwrap()
             .contains("grant_type=refresh_token")
     );
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spent_quota_defers_until_midnight_pacific() {
     let c = setup(|_| {}).await;
-    let media = c.upload(mp4(320, 240, 1)).await;
+    let media = c.upload_clip(mp4(320, 240, 1)).await;
     c.sim.inject(YoutubeFault::new(
         "POST",
         "/upload/youtube/v3/videos",
         YoutubeFaultAction::QuotaExceeded,
     ));
     let post = c
-        .draft(json!({"kind": "video", "text": "Quota", "media": [media], "targets": [c.channel]}))
+        .post(&json!({"kind": "video", "text": "Quota", "media": [media], "targets": [c.channel]}))
         .await;
     c.publish_now(&post).await;
     let (target, _) = c
-        .wait(&post, |t| {
+        .wait_for(&post, |t| {
             t["deferred_reason"].is_string() && t["status"] == "queued"
         })
         .await;
@@ -430,13 +324,13 @@ async fn spent_quota_defers_until_midnight_pacific() {
     });
     assert!(at_midnight, "{reason}");
     assert!(c.sim.videos().is_empty());
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_refuses_what_youtube_would() {
     let c = setup(|_| {}).await;
-    let media = c.upload(mp4(320, 240, 1)).await;
+    let media = c.upload_clip(mp4(320, 240, 1)).await;
     let check = |post: String| {
         let c = &c;
         async move {
@@ -452,22 +346,22 @@ async fn validate_refuses_what_youtube_would() {
         }
     };
     let title = "t".repeat(101);
-    let problems = check(c.draft(json!({"kind": "video", "text": "x", "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"title": title}}}})).await).await;
+    let problems = check(c.post(&json!({"kind": "video", "text": "x", "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"title": title}}}})).await).await;
     assert_eq!(problems[0]["code"], "title-too-long", "{problems}");
     assert_eq!(
         problems[0]["message"],
         "YouTube titles take up to 100 characters; this one has 101 (1 too many)"
     );
-    let problems = check(c.draft(json!({"kind": "video", "text": "ü".repeat(2501), "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"title": "ok"}}}})).await).await;
+    let problems = check(c.post(&json!({"kind": "video", "text": "ü".repeat(2501), "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"title": "ok"}}}})).await).await;
     assert_eq!(problems[0]["code"], "text-too-long", "{problems}");
-    let problems = check(c.draft(json!({"kind": "video", "text": "Later", "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"publish_at": "2099-01-01T12:00:00Z"}}}})).await).await;
+    let problems = check(c.post(&json!({"kind": "video", "text": "Later", "media": [media], "targets": [c.channel], "variants": {"youtube": {"options": {"publish_at": "2099-01-01T12:00:00Z"}}}})).await).await;
     assert_eq!(
         problems[0]["code"], "publish-at-needs-private",
         "{problems}"
     );
     // A landscape clip is not a Short.
     let problems = check(
-        c.draft(json!({"kind": "short", "text": "Wide", "media": [media], "targets": [c.channel]}))
+        c.post(&json!({"kind": "short", "text": "Wide", "media": [media], "targets": [c.channel]}))
             .await,
     )
     .await;
@@ -478,5 +372,5 @@ async fn validate_refuses_what_youtube_would() {
             .iter()
             .all(|r| !r.path.starts_with("/upload/"))
     );
-    c.server.running.stop().await;
+    c.studio.server.running.stop().await;
 }
