@@ -4,11 +4,9 @@
 //! whether the connection was closed early.
 
 use futures::StreamExt;
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, invite_and_join, problem, send, signup};
-use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
+use plugboard_e2e::platform::install;
+use plugboard_e2e::{TestServer, pg_database, test_server, test_server_with};
 use plugboard_simulators::{
     AiFault, AiFaultAction, AiSim, AnthropicConfig, AnthropicSim, GeminiConfig, GeminiSim,
     OpenAiConfig, OpenAiSim,
@@ -80,23 +78,6 @@ impl Studio {
             .filter(|r| r.path.contains("/chat/completions") || r.path.contains("/responses"))
             .collect()
     }
-}
-
-async fn install(server: &TestServer, name: &str) {
-    let bytes = plugin(name);
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
 }
 
 /// A server with the openai and mastodon plugins, an OpenAI simulator pausing `delay`

@@ -3,35 +3,16 @@
 //! simulator), stored as time series and answered with date ranges and buckets, scoped to
 //! the workspace.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, problem, send, signup};
+use plugboard_e2e::platform::install;
 use plugboard_e2e::scenario::{
     Studio, create_text_post, mastodon_studio, schedule, wait_for_target,
 };
-use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
+use plugboard_e2e::{TestServer, pg_database, test_server, test_server_with};
 use plugboard_simulators::mastodon::Engagement;
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use serde_json::Value;
 use std::time::Duration;
-
-async fn install_mastodon(server: &TestServer) {
-    let bytes = plugin("mastodon");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
-}
 
 /// A test server on a fresh PostgreSQL database (`PLUGBOARD_TEST_PG`, started by
 /// scripts/pg.sh), so the same scenario runs on both backends.
@@ -99,7 +80,7 @@ async fn metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on_pos
 }
 
 async fn metrics_refresh_on_schedule_and_on_demand_and_answer_date_ranges_on(server: TestServer) {
-    install_mastodon(&server).await;
+    install(&server, "mastodon").await;
     let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
     let base = server.base.clone();
     let studio = mastodon_studio(&base, &sim.base_url(), "owner@example.com").await;

@@ -4,34 +4,15 @@
 //! reply status; auto-reply rules answer on their own only when enabled; another
 //! workspace sees nothing.
 
-use plugboard::runtime::grants::Grants;
-use plugboard::runtime::manifest::Manifest;
-use plugboard::runtime::registry::InstallMode;
 use plugboard_e2e::api::{client, create_workspace, problem, send, signup};
+use plugboard_e2e::platform::install;
 use plugboard_e2e::scenario::{
     Studio, create_text_post, mastodon_studio, schedule, wait_for_target,
 };
-use plugboard_e2e::{TestServer, pg_database, plugin, test_server, test_server_with};
+use plugboard_e2e::{TestServer, pg_database, test_server, test_server_with};
 use plugboard_simulators::{MastodonConfig, MastodonSim};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn install_mastodon(server: &TestServer) {
-    let bytes = plugin("mastodon");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
-}
 
 /// A test server on a fresh PostgreSQL database (`PLUGBOARD_TEST_PG`, started by
 /// scripts/pg.sh), so the same scenario runs on both backends.
@@ -137,7 +118,7 @@ async fn polled_comments_are_triaged_and_answered_through_the_plugin_on_postgres
 }
 
 async fn polled_comments_are_triaged_and_answered_through_the_plugin_on(server: TestServer) {
-    install_mastodon(&server).await;
+    install(&server, "mastodon").await;
     let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
     let base = server.base.clone();
     let studio = mastodon_studio(&base, &sim.base_url(), "owner@example.com").await;
@@ -404,21 +385,8 @@ async fn polled_comments_are_triaged_and_answered_through_the_plugin_on(server: 
 async fn an_ai_drafted_reply_approved_by_a_person_reaches_the_platform() {
     use plugboard_simulators::{OpenAiConfig, OpenAiSim};
     let server = test_server().await;
-    install_mastodon(&server).await;
-    let bytes = plugin("openai");
-    server
-        .app()
-        .runtime
-        .registry
-        .install(
-            &bytes,
-            Some(Grants::requested(
-                &Manifest::from_component(&bytes).unwrap(),
-            )),
-            InstallMode::Install,
-        )
-        .await
-        .unwrap();
+    install(&server, "mastodon").await;
+    install(&server, "openai").await;
     let sim = MastodonSim::start(MastodonConfig::default()).await.unwrap();
     let ai = OpenAiSim::start(OpenAiConfig::default()).await.unwrap();
     let base = server.base.clone();
