@@ -29,7 +29,7 @@ impl std::ops::Deref for Fb {
 }
 
 impl Fb {
-    /// `METHOD route` of each request from `from` on, ids replaced by placeholders.
+    /// `METHOD route` of each request from `from` on, numeric ids written as `{id}`, the Page as `{page}`.
     fn lines(&self, from: usize) -> Vec<String> {
         let app = &self.sim.config().app_id;
         self.sim.requests()[from..]
