@@ -296,3 +296,36 @@ pub fn mp4_at(w: u32, h: u32, secs: u32, fps: u32) -> Vec<u8> {
         ],
     )
 }
+
+/// A 16:9 master: 6 s of a moving 1280×720 test pattern at 30 fps with a tone.
+pub fn master_16_9(dir: &std::path::Path) -> Vec<u8> {
+    let out = dir.join("master.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=6",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=6",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&out)
+        .status()
+        .expect("running ffmpeg (scripts/setup.sh installs it)");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}

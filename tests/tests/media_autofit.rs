@@ -11,7 +11,6 @@ use plugboard_e2e::api::{client, create_workspace, send, signup};
 use plugboard_e2e::{TestServer, plugin, server_binary, test_server};
 use plugboard_simulators::{YoutubeConfig, YoutubeSim};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -136,39 +135,6 @@ impl Ctx {
     }
 }
 
-/// A 16:9 master: 6 s of a moving 1280×720 test pattern at 30 fps with a tone.
-fn master(dir: &Path) -> Vec<u8> {
-    let out = dir.join("master.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=6",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=6",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
-}
-
 /// The decoded video stream's width and height.
 fn dimensions(bytes: &[u8]) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
@@ -220,7 +186,12 @@ async fn a_16_9_master_is_fitted_to_a_youtube_short_while_publishing() {
         ws,
     };
     let dir = tempfile::tempdir().unwrap();
-    let master = c.upload("master.mp4", master(dir.path())).await;
+    let master = c
+        .upload(
+            "master.mp4",
+            plugboard_e2e::platform::master_16_9(dir.path()),
+        )
+        .await;
     let master_id = master["id"].as_str().unwrap().to_string();
     let master_size = master["size"].as_u64().unwrap();
 

@@ -17,7 +17,6 @@ use plugboard_simulators::{
     XSim, YoutubeConfig, YoutubeSim,
 };
 use serde_json::{Value, json};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -175,39 +174,6 @@ async fn install(server: &TestServer, name: &str) {
         .unwrap();
 }
 
-/// A 16:9 master: 6 s of a moving 1280×720 test pattern at 30 fps with a tone.
-fn master(dir: &Path) -> Vec<u8> {
-    let out = dir.join("master.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=6",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=6",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&out)
-        .status()
-        .expect("running ffmpeg (scripts/setup.sh installs it)");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
-}
-
 /// ffprobe's view of `bytes`.
 fn ffprobe(bytes: &[u8]) -> Value {
     let dir = tempfile::tempdir().unwrap();
@@ -334,7 +300,12 @@ async fn one_16_9_master_becomes_a_valid_rendition_for_every_platform() {
     assert_eq!(preset("youtube/short/video")["max_aspect"], 1.0);
 
     let dir = tempfile::tempdir().unwrap();
-    let master = c.upload("master.mp4", master(dir.path())).await;
+    let master = c
+        .upload(
+            "master.mp4",
+            plugboard_e2e::platform::master_16_9(dir.path()),
+        )
+        .await;
     let master_id = master["id"].as_str().unwrap().to_string();
     assert_eq!(
         (master["width"].clone(), master["height"].clone()),
